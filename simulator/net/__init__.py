@@ -1,0 +1,36 @@
+"""DICOM networking: the only package that imports pynetdicom.
+
+SCU helpers return typed results and raise typed errors (never an empty result on failure); the SCP
+scaffolding turns pynetdicom events into plain requests for the nodes to answer.
+"""
+
+from simulator.net.scp import (
+    Caller,
+    DicomServer,
+    FindRequest,
+    RetrievePlan,
+    RetrieveRequest,
+    ScpFailure,
+    StoreReply,
+    StoreRequest,
+)
+from simulator.net.scu import DicomClient, RetrieveOutcome, StoreOutcome
+from simulator.net.status import describe_status, is_failure, is_success, is_warning
+
+__all__ = [
+    "Caller",
+    "DicomClient",
+    "DicomServer",
+    "FindRequest",
+    "RetrieveOutcome",
+    "RetrievePlan",
+    "RetrieveRequest",
+    "ScpFailure",
+    "StoreOutcome",
+    "StoreReply",
+    "StoreRequest",
+    "describe_status",
+    "is_failure",
+    "is_success",
+    "is_warning",
+]

@@ -1,0 +1,378 @@
+"""SCP scaffolding: a listening AE that hands plain requests to a node and journals every exchange.
+
+Nodes never see pynetdicom events. They implement whichever of ``store``, ``find``, ``move`` and ``get``
+they serve; this module negotiates, times, translates statuses and records.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.filereader import dcmread
+from pynetdicom import AE, evt
+from pynetdicom.transport import ThreadedAssociationServer
+
+from simulator.config import Endpoint
+from simulator.errors import PortInUse
+from simulator.journal import Exchange, Journal
+from simulator.net.contexts import (
+    ACCEPTED_SYNTAXES,
+    QUERY_MODELS,
+    VERIFICATION,
+    all_storage_classes,
+    storage_contexts_for_classes,
+)
+from simulator.net.status import CANCEL, PENDING, describe_status
+
+LOG = logging.getLogger(__name__)
+
+# Our SCPs advertise this maximum PDU length (PS3.8 D.1); peers must not send larger P-DATA PDUs.
+DEFAULT_MAX_PDU = 262_144
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The requesting AE as seen on the association."""
+
+    ae_title: str
+    host: str
+    port: int
+
+
+class ScpFailure(Exception):
+    """Raised by a node's handler to answer with a failure status and an Error Comment (PS3.7 C.4)."""
+
+    def __init__(self, status: int, comment: str = "") -> None:
+        super().__init__(comment or f"status 0x{status:04X}")
+        self.status = status
+        self.comment = comment
+
+
+@dataclass
+class StoreRequest:
+    """An incoming C-STORE (PS3.4 B.2.2). ``part10`` is the instance as a DICOM file, meta included."""
+
+    caller: Caller
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax: str
+    _event: Any = field(repr=False)
+    _dataset: Dataset | None = field(default=None, repr=False)
+
+    def dataset(self) -> Dataset:
+        """The decoded dataset with its file meta (decoded once, on first use)."""
+        if self._dataset is None:
+            ds = self._event.dataset
+            ds.file_meta = self._event.file_meta
+            self._dataset = ds
+        return self._dataset
+
+    def part10(self) -> bytes:
+        """The received bytes wrapped as a Part 10 file, without decoding (PS3.10 7.1)."""
+        return bytes(self._event.encoded_dataset(include_meta=True))
+
+
+@dataclass(frozen=True)
+class StoreReply:
+    status: int = 0x0000
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class FindRequest:
+    """An incoming C-FIND (PS3.4 C.4.1.1): ``model`` is ``patient`` or ``study``."""
+
+    caller: Caller
+    model: str
+    identifier: Dataset
+    is_cancelled: Callable[[], bool]
+
+    @property
+    def level(self) -> str:
+        return str(self.identifier.get("QueryRetrieveLevel", ""))
+
+
+@dataclass(frozen=True)
+class RetrieveRequest:
+    """An incoming C-MOVE or C-GET (PS3.4 C.4.2.1 / C.4.3.1); ``destination_ae`` is empty for C-GET."""
+
+    caller: Caller
+    model: str
+    identifier: Dataset
+    destination_ae: str
+    is_cancelled: Callable[[], bool]
+
+
+@dataclass
+class RetrievePlan:
+    """What to send for a retrieve: the destination (C-MOVE only; None = unknown AE) and instance loaders.
+
+    Each item is a path to a Part 10 file or a callable returning a Dataset; loading is lazy.
+    """
+
+    destination: Endpoint | None
+    instances: Sequence[Any]
+    sop_classes: Sequence[str] = ()
+    transfer_syntaxes: Sequence[str] = ()
+
+
+StoreHandler = Callable[[StoreRequest], StoreReply]
+FindHandler = Callable[[FindRequest], Iterable[Dataset]]
+RetrieveHandler = Callable[[RetrieveRequest], RetrievePlan]
+
+
+def _caller(event: Any) -> Caller:
+    req = event.assoc.requestor
+    return Caller(str(req.ae_title).strip(), str(req.address), int(req.port))
+
+
+def _load(item: Any) -> Dataset:
+    if callable(item):
+        return item()  # type: ignore[no-any-return]
+    ds = dcmread(item)
+    return ds
+
+
+class DicomServer:
+    """A listening application entity for node ``node`` (PS3.8 7.1: it rejects a wrong called AE title)."""
+
+    def __init__(self, ae_title: str, *, node: str, journal: Journal, store: StoreHandler | None = None,
+                 find: FindHandler | None = None, move: RetrieveHandler | None = None,
+                 get: RetrieveHandler | None = None, max_pdu: int = DEFAULT_MAX_PDU,
+                 require_called_ae: bool = True) -> None:
+        self.ae_title = ae_title
+        self.node = node
+        self.journal = journal
+        self._store = store
+        self._find = find
+        self._move = move
+        self._get = get
+        self._server: ThreadedAssociationServer | None = None
+        self._lock = threading.Lock()
+        self.endpoint: Endpoint | None = None
+        self.ae = AE(ae_title=ae_title)
+        self.ae.maximum_pdu_size = max_pdu
+        self.ae.require_called_aet = require_called_ae
+        self.ae.acse_timeout = 30
+        self.ae.dimse_timeout = 120
+        self.ae.network_timeout = 120
+        self.ae.maximum_associations = 64
+        self._configure_contexts()
+
+    def _configure_contexts(self) -> None:
+        ae = self.ae
+        ae.add_supported_context(VERIFICATION, ACCEPTED_SYNTAXES)
+        if self._store is not None:
+            for uid in all_storage_classes():
+                ae.add_supported_context(uid, ACCEPTED_SYNTAXES)
+        for operation, handler in (("C-FIND", self._find), ("C-MOVE", self._move), ("C-GET", self._get)):
+            if handler is None:
+                continue
+            for model in QUERY_MODELS.values():
+                ae.add_supported_context(model[operation], ACCEPTED_SYNTAXES)
+        if self._get is not None:
+            # C-GET sends C-STORE sub-operations on the same association: accept the SCU role for storage
+            # (PS3.4 C.4.3, PS3.7 D.3.3.4 role selection).
+            for uid in all_storage_classes():
+                ae.add_supported_context(uid, ACCEPTED_SYNTAXES, scu_role=True, scp_role=True)
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        """Listen on ``host:port`` (0 = a free port) in background threads; return the bound endpoint."""
+        handlers = [
+            (evt.EVT_C_ECHO, self._on_echo),
+            (evt.EVT_ESTABLISHED, self._on_established),
+            (evt.EVT_REJECTED, self._on_rejected),
+            (evt.EVT_ABORTED, self._on_aborted),
+        ]
+        if self._store is not None:
+            handlers.append((evt.EVT_C_STORE, self._on_store))
+        if self._find is not None:
+            handlers.append((evt.EVT_C_FIND, self._on_find))
+        if self._move is not None:
+            handlers.append((evt.EVT_C_MOVE, self._on_move))
+        if self._get is not None:
+            handlers.append((evt.EVT_C_GET, self._on_get))
+        try:
+            server = self.ae.start_server((host, port), block=False, evt_handlers=handlers)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(f"{self.node} ({self.ae_title})", host, port) from None
+            raise
+        self._server = server
+        bound_port = int(server.server_address[1])
+        self.endpoint = Endpoint(ae_title=self.ae_title, host=host, port=bound_port)
+        return self.endpoint
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop listening and end open associations; returns within ``timeout`` seconds."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        done = threading.Event()
+
+        def _shutdown() -> None:
+            try:
+                server.shutdown()
+                server.server_close()
+            finally:
+                done.set()
+
+        threading.Thread(target=_shutdown, daemon=True, name=f"stop-{self.node}").start()
+        if not done.wait(timeout):
+            LOG.warning("%s did not stop within %.0fs", self.node, timeout)
+        for assoc in list(getattr(server, "active_associations", [])):
+            assoc.abort()
+
+    def __enter__(self) -> DicomServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- journal ------------------------------------------------------------------------------------------------
+
+    def _record(self, event: Any, kind: str, status: int | None, started: float, *, nbytes: int = 0,
+                detail: dict[str, Any] | None = None, meaning: str | None = None) -> None:
+        caller = _caller(event)
+        self.journal.record(Exchange(
+            node=self.node, kind=kind, role="SCP", local_ae=self.ae_title, peer_ae=caller.ae_title,
+            peer_host=caller.host, peer_port=caller.port, status=status,
+            meaning=meaning if meaning is not None else (describe_status(status, kind) if status is not None else ""),
+            started=started, duration_s=time.time() - started, bytes=nbytes, detail=detail or {},
+        ))
+
+    def _on_established(self, event: Any) -> None:
+        self._record(event, "ASSOCIATION", None, time.time(), meaning="established")
+
+    def _on_rejected(self, event: Any) -> None:
+        self._record(event, "ASSOCIATION", None, time.time(), meaning="rejected")
+
+    def _on_aborted(self, event: Any) -> None:
+        self._record(event, "ASSOCIATION", None, time.time(), meaning="aborted")
+
+    # -- DIMSE handlers -----------------------------------------------------------------------------------------
+
+    def _on_echo(self, event: Any) -> int:
+        self._record(event, "C-ECHO", 0x0000, time.time())
+        return 0x0000
+
+    def _on_store(self, event: Any) -> Dataset:
+        started = time.time()
+        assert self._store is not None
+        request = StoreRequest(
+            caller=_caller(event),
+            sop_class_uid=str(event.request.AffectedSOPClassUID),
+            sop_instance_uid=str(event.request.AffectedSOPInstanceUID),
+            transfer_syntax=str(event.context.transfer_syntax),
+            _event=event,
+        )
+        try:
+            reply = self._store(request)
+        except ScpFailure as exc:
+            reply = StoreReply(exc.status, exc.comment or None)
+        except Exception as exc:  # a bug in a node must still produce a DICOM answer, never a hang
+            LOG.exception("%s: C-STORE handler failed", self.node)
+            reply = StoreReply(0xC001, f"internal error in {self.node}: {exc}"[:64])
+        rsp = Dataset()
+        rsp.Status = reply.status
+        if reply.comment:
+            rsp.ErrorComment = reply.comment[:64]  # LO, PS3.7 C.4.2
+        self._record(event, "C-STORE", reply.status, started, nbytes=len(event.request.DataSet.getvalue()),
+                     detail={"sop_instance_uid": request.sop_instance_uid,
+                             **({"comment": reply.comment} if reply.comment else {})})
+        return rsp
+
+    def _on_find(self, event: Any) -> Iterator[tuple[int, Dataset | None]]:
+        started = time.time()
+        assert self._find is not None
+        model = _model_of(event.request.AffectedSOPClassUID, "C-FIND")
+        request = FindRequest(_caller(event), model, event.identifier, lambda: bool(event.is_cancelled))
+        count = 0
+        final = 0x0000
+        try:
+            for match in self._find(request):
+                if event.is_cancelled:
+                    final = CANCEL
+                    yield CANCEL, None
+                    break
+                count += 1
+                yield PENDING, match
+        except ScpFailure as exc:
+            final = exc.status
+            yield exc.status, _error_identifier(exc.comment)
+        except Exception:
+            LOG.exception("%s: C-FIND handler failed", self.node)
+            final = 0xC001
+            yield 0xC001, None
+        self._record(event, "C-FIND", final, started,
+                     detail={"level": request.level, "model": model, "matches": count})
+
+    def _on_move(self, event: Any) -> Iterator[Any]:
+        assert self._move is not None
+        yield from self._retrieve(event, "C-MOVE", self._move, str(event.move_destination).strip())
+
+    def _on_get(self, event: Any) -> Iterator[Any]:
+        assert self._get is not None
+        yield from self._retrieve(event, "C-GET", self._get, "")
+
+    def _retrieve(self, event: Any, operation: str, handler: RetrieveHandler, destination_ae: str) -> Iterator[Any]:
+        started = time.time()
+        model = _model_of(event.request.AffectedSOPClassUID, operation)
+        request = RetrieveRequest(_caller(event), model, event.identifier, destination_ae,
+                                  lambda: bool(event.is_cancelled))
+        detail: dict[str, Any] = {"model": model, "destination": destination_ae}
+        try:
+            plan = handler(request)
+        except ScpFailure as exc:
+            # pynetdicom lets a retrieve handler fail before its first yield only by raising; it then answers
+            # with a 0xC5xx "unable to process" failure (PS3.4 C.4.2.1.5), which is what a bad identifier gets.
+            self._record(event, operation, exc.status, started, detail={**detail, "comment": exc.comment})
+            raise RuntimeError(exc.comment or f"{operation} refused") from None
+        if operation == "C-MOVE":
+            if plan.destination is None:
+                self._record(event, operation, 0xA801, started, detail=detail)
+                yield None, None  # PS3.4 C.4.2.1.4: Move Destination unknown -> 0xA801
+                return
+            classes = plan.sop_classes or all_storage_classes()[:120]
+            contexts = storage_contexts_for_classes(classes, plan.transfer_syntaxes)
+            yield plan.destination.host, plan.destination.port, {"contexts": contexts}
+        yield len(plan.instances)
+        sent = 0
+        for item in plan.instances:
+            if event.is_cancelled:
+                self._record(event, operation, CANCEL, started, detail={**detail, "sent": sent})
+                yield CANCEL, None
+                return
+            try:
+                ds = _load(item)
+            except Exception as exc:
+                LOG.warning("%s: cannot load %s for %s: %s", self.node, item, operation, exc)
+                yield 0xA702, None
+                return
+            sent += 1
+            yield PENDING, ds
+        self._record(event, operation, 0x0000, started, detail={**detail, "sub_operations": len(plan.instances)})
+
+
+def _model_of(sop_class: object, operation: str) -> str:
+    for name, uids in QUERY_MODELS.items():
+        if uids[operation] == str(sop_class):
+            return name
+    return "unknown"
+
+
+def _error_identifier(comment: str) -> Dataset | None:
+    if not comment:
+        return None
+    ds = Dataset()
+    ds.ErrorComment = comment[:64]
+    return ds

@@ -1,0 +1,390 @@
+"""SCU operations with typed results: C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET (PS3.4 A, B, C).
+
+Every call opens its own association, records what happened in the journal, and raises a typed error when the
+network operation itself fails. Per-instance C-STORE statuses are results (a QA node may legitimately refuse
+an instance); a failed C-FIND, C-MOVE or C-GET raises :class:`DimseFailure`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pynetdicom import AE, evt
+from pynetdicom.association import Association
+from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
+from pynetdicom.presentation import PresentationContext
+
+from simulator.config import Endpoint
+from simulator.errors import (
+    AssociationAborted,
+    AssociationRejected,
+    DimseFailure,
+    NoAcceptedContext,
+    PeerUnreachable,
+)
+from simulator.journal import Exchange, Journal
+from simulator.net.contexts import (
+    COMMON_STORAGE_SOP_CLASSES,
+    NATIVE_SYNTAXES,
+    QUERY_MODELS,
+    VERIFICATION,
+    storage_contexts_for,
+)
+from simulator.net.status import PENDING, describe_status, is_failure
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait for A-ASSOCIATE answers, DIMSE responses and any network activity."""
+
+    acse: float = 10.0
+    dimse: float = 120.0
+    network: float = 120.0
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    """The answer to one C-STORE request (PS3.4 B.2.3)."""
+
+    sop_instance_uid: str
+    status: int
+    meaning: str
+    comment: str | None
+    duration_s: float
+    bytes: int
+
+    @property
+    def ok(self) -> bool:
+        return not is_failure(self.status)
+
+
+@dataclass
+class RetrieveOutcome:
+    """Final state of a C-MOVE or C-GET (PS3.4 C.4.2.3 / C.4.3.3): status and sub-operation counts."""
+
+    operation: str
+    status: int
+    meaning: str
+    completed: int = 0
+    failed: int = 0
+    warning: int = 0
+    remaining: int = 0
+    failed_sop_instance_uids: list[str] = field(default_factory=list)
+    received: list[Dataset] = field(default_factory=list)
+    duration_s: float = 0.0
+
+
+class _AssociationWatch:
+    """Collects facts pynetdicom only reports through events: bytes sent, rejection reason, connection."""
+
+    def __init__(self) -> None:
+        self.bytes_sent = 0
+        self.connected = False
+        self.reject_reason: str | None = None
+
+    def handlers(self) -> list[tuple[Any, Callable[..., None]]]:
+        return [
+            (evt.EVT_DATA_SENT, self._on_data),
+            (evt.EVT_CONN_OPEN, self._on_open),
+            (evt.EVT_ACSE_RECV, self._on_acse),
+        ]
+
+    def _on_data(self, event: Any) -> None:
+        self.bytes_sent += len(event.data)
+
+    def _on_open(self, event: Any) -> None:
+        self.connected = True
+
+    def _on_acse(self, event: Any) -> None:
+        primitive = event.primitive
+        result = getattr(primitive, "result", None)
+        if result in (0x01, 0x02):
+            self.reject_reason = f"{primitive.result_str}, {primitive.source_str}: {primitive.reason_str}"
+
+
+class DicomClient:
+    """An SCU application entity belonging to node ``node``."""
+
+    def __init__(self, ae_title: str, *, node: str, journal: Journal | None = None,
+                 timeouts: Timeouts | None = None, max_pdu: int = 0) -> None:
+        self.ae_title = ae_title
+        self.node = node
+        self.journal = journal if journal is not None else Journal()
+        self.timeouts = timeouts or Timeouts()
+        self.max_pdu = max_pdu
+
+    # -- associations -------------------------------------------------------------------------------------
+
+    def _new_ae(self) -> AE:
+        ae = AE(ae_title=self.ae_title)
+        ae.acse_timeout = self.timeouts.acse
+        ae.dimse_timeout = self.timeouts.dimse
+        ae.network_timeout = self.timeouts.network
+        ae.maximum_pdu_size = self.max_pdu
+        return ae
+
+    @contextmanager
+    def associate(self, peer: Endpoint, contexts: Sequence[PresentationContext], *, purpose: str,
+                  roles: Sequence[SCP_SCU_RoleSelectionNegotiation] = (),
+                  handlers: Sequence[tuple[Any, Callable[..., Any]]] = ()) -> Iterator[
+                      tuple[Association, _AssociationWatch]]:
+        """Open an association for ``purpose``; raise a typed error if it cannot be established."""
+        ae = self._new_ae()
+        watch = _AssociationWatch()
+        started = time.time()
+        assoc = ae.associate(
+            peer.host, peer.port, contexts=list(contexts), ae_title=peer.ae_title,
+            ext_neg=list(roles) or None, evt_handlers=[*watch.handlers(), *handlers],
+        )
+        if not assoc.is_established:
+            self._record("ASSOCIATION", peer, None, "not established", started, detail={"purpose": purpose})
+            assoc.kill() if hasattr(assoc, "kill") else None
+            desc = peer.describe()
+            if watch.reject_reason:
+                raise AssociationRejected(desc, self.ae_title, watch.reject_reason)
+            if not watch.connected:
+                raise PeerUnreachable(desc, f"TCP connect for {purpose}", "connection refused or timed out")
+            if assoc.is_aborted:
+                raise PeerUnreachable(
+                    desc, f"A-ASSOCIATE for {purpose}",
+                    "the peer aborted the association request or accepted none of the proposed contexts",
+                )
+            raise PeerUnreachable(desc, f"A-ASSOCIATE for {purpose}", "no answer within the ACSE timeout")
+        try:
+            yield assoc, watch
+        finally:
+            if assoc.is_established:
+                assoc.release()
+            else:
+                assoc.abort()
+
+    def _record(self, kind: str, peer: Endpoint, status: int | None, meaning: str, started: float,
+                *, nbytes: int = 0, detail: dict[str, Any] | None = None) -> None:
+        self.journal.record(Exchange(
+            node=self.node, kind=kind, role="SCU", local_ae=self.ae_title, peer_ae=peer.ae_title,
+            peer_host=peer.host, peer_port=peer.port, status=status, meaning=meaning, started=started,
+            duration_s=time.time() - started, bytes=nbytes, detail=detail or {},
+        ))
+
+    @staticmethod
+    def _status_of(rsp: Dataset | None, peer: Endpoint, operation: str) -> int:
+        if rsp is None or "Status" not in rsp:
+            raise AssociationAborted(peer.describe(), operation, "no response before the DIMSE timeout")
+        return int(rsp.Status)
+
+    # -- C-ECHO (PS3.7 9.1.5) ---------------------------------------------------------------------------------
+
+    def echo(self, peer: Endpoint) -> float:
+        """Verify the peer answers C-ECHO; return the round-trip time in seconds."""
+        with self.associate(peer, [_context(VERIFICATION)], purpose="C-ECHO") as (assoc, _):
+            started = time.time()
+            rsp = assoc.send_c_echo()
+            status = self._status_of(rsp, peer, "C-ECHO")
+            meaning = describe_status(status, "C-ECHO")
+            self._record("C-ECHO", peer, status, meaning, started)
+            if status != 0:
+                raise DimseFailure("C-ECHO", status, meaning, peer=peer.describe())
+            return time.time() - started
+
+    # -- C-STORE (PS3.4 B) ---------------------------------------------------------------------------------------
+
+    def store(self, peer: Endpoint, datasets: Sequence[Dataset], *, associations: int = 1) -> list[StoreOutcome]:
+        """Send every dataset; return one outcome per dataset, in order.
+
+        ``associations`` > 1 spreads the datasets over parallel associations (the lever for throughput).
+        """
+        if not datasets:
+            return []
+        lanes = max(1, min(associations, len(datasets)))
+        if lanes == 1:
+            return self._store_lane(peer, list(datasets))
+        chunks = [list(datasets[i::lanes]) for i in range(lanes)]
+        with ThreadPoolExecutor(max_workers=lanes) as pool:
+            results = list(pool.map(lambda chunk: self._store_lane(peer, chunk), chunks))
+        ordered: list[StoreOutcome] = [None] * len(datasets)  # type: ignore[list-item]
+        for lane, outcomes in enumerate(results):
+            for offset, outcome in enumerate(outcomes):
+                ordered[lane + offset * lanes] = outcome
+        return ordered
+
+    def _store_lane(self, peer: Endpoint, datasets: list[Dataset]) -> list[StoreOutcome]:
+        outcomes: list[StoreOutcome] = []
+        contexts = storage_contexts_for(datasets)
+        with self.associate(peer, contexts, purpose="C-STORE") as (assoc, watch):
+            for ds in datasets:
+                uid = str(ds.SOPInstanceUID) if "SOPInstanceUID" in ds else ""
+                started = time.time()
+                before = watch.bytes_sent
+                try:
+                    rsp = assoc.send_c_store(ds)
+                except ValueError as exc:  # no accepted context for this SOP class / transfer syntax
+                    raise NoAcceptedContext(peer.describe(), f"{ds.SOPClassUID}: {exc}") from None
+                if not assoc.is_established and (rsp is None or "Status" not in rsp):
+                    raise AssociationAborted(
+                        peer.describe(), f"C-STORE of {uid}",
+                        f"{len(outcomes)} of {len(datasets)} instances were acknowledged before it",
+                    )
+                status = self._status_of(rsp, peer, f"C-STORE of {uid}")
+                meaning = describe_status(status, "C-STORE")
+                comment = str(rsp.ErrorComment) if "ErrorComment" in rsp else None
+                nbytes = watch.bytes_sent - before
+                self._record("C-STORE", peer, status, meaning, started, nbytes=nbytes,
+                             detail={"sop_instance_uid": uid, **({"comment": comment} if comment else {})})
+                outcomes.append(StoreOutcome(uid, status, meaning, comment, time.time() - started, nbytes))
+        return outcomes
+
+    # -- C-FIND (PS3.4 C.4.1) ----------------------------------------------------------------------------------
+
+    def find(self, peer: Endpoint, identifier: Dataset, *, model: str = "study") -> list[Dataset]:
+        """Return every match; raise DimseFailure on a failure status (never an empty list on failure)."""
+        sop_class = _model_uid(model, "C-FIND")
+        with self.associate(peer, [_context(sop_class)], purpose="C-FIND") as (assoc, _):
+            started = time.time()
+            matches: list[Dataset] = []
+            status: int | None = None
+            for rsp, ident in assoc.send_c_find(identifier, sop_class):
+                status = self._status_of(rsp, peer, "C-FIND")
+                if status in (PENDING, 0xFF01):
+                    if ident is not None:
+                        matches.append(ident)
+                    continue
+                break
+            if status is None:
+                raise AssociationAborted(peer.describe(), "C-FIND", "no response")
+            meaning = describe_status(status, "C-FIND")
+            level = str(identifier.get("QueryRetrieveLevel", ""))
+            self._record("C-FIND", peer, status, meaning, started,
+                         detail={"level": level, "model": model, "matches": len(matches)})
+            if is_failure(status):
+                comment = None
+                raise DimseFailure("C-FIND", status, meaning, peer=peer.describe(), comment=comment)
+            return matches
+
+    # -- C-MOVE (PS3.4 C.4.2) ----------------------------------------------------------------------------------
+
+    def move(self, peer: Endpoint, identifier: Dataset, destination_ae: str, *, model: str = "study",
+             cancel_after: int | None = None) -> RetrieveOutcome:
+        """Ask ``peer`` to C-STORE the matches to ``destination_ae``; raise DimseFailure on failure status."""
+        sop_class = _model_uid(model, "C-MOVE")
+        with self.associate(peer, [_context(sop_class)], purpose="C-MOVE") as (assoc, _):
+            started = time.time()
+            outcome = self._collect_retrieve(
+                "C-MOVE", peer, assoc.send_c_move(identifier, destination_ae, sop_class), assoc, cancel_after
+            )
+            outcome.duration_s = time.time() - started
+            self._record_retrieve(outcome, peer, started, {"destination": destination_ae, "model": model})
+        self._raise_retrieve_failure(outcome, peer, destination_ae)
+        return outcome
+
+    # -- C-GET (PS3.4 C.4.3) -----------------------------------------------------------------------------------
+
+    def get(self, peer: Endpoint, identifier: Dataset, *, model: str = "study",
+            sop_classes: Sequence[str] = COMMON_STORAGE_SOP_CLASSES,
+            on_instance: Callable[[Dataset], int] | None = None) -> RetrieveOutcome:
+        """Retrieve the matches over this association; ``outcome.received`` holds what arrived.
+
+        ``on_instance`` may answer each C-STORE sub-operation with a status (default success).
+        """
+        sop_class = _model_uid(model, "C-GET")
+        contexts = [_context(sop_class)]
+        roles = []
+        for uid in sop_classes:
+            contexts.append(_context(uid, [*NATIVE_SYNTAXES, *_COMPRESSED_FOR_GET]))
+            role = SCP_SCU_RoleSelectionNegotiation()
+            role.sop_class_uid = uid
+            role.scu_role = False
+            role.scp_role = True
+            roles.append(role)
+        received: list[Dataset] = []
+        lock = threading.Lock()
+
+        def _on_store(event: Any) -> int:
+            ds = event.dataset
+            ds.file_meta = event.file_meta
+            status = on_instance(ds) if on_instance else 0x0000
+            with lock:
+                received.append(ds)
+            return status
+
+        with self.associate(peer, contexts, purpose="C-GET", roles=roles,
+                            handlers=[(evt.EVT_C_STORE, _on_store)]) as (assoc, _):
+            started = time.time()
+            outcome = self._collect_retrieve("C-GET", peer, assoc.send_c_get(identifier, sop_class), assoc, None)
+            outcome.duration_s = time.time() - started
+            outcome.received = received
+            self._record_retrieve(outcome, peer, started, {"model": model, "received": len(received)})
+        self._raise_retrieve_failure(outcome, peer, None)
+        return outcome
+
+    # -- shared retrieve handling ------------------------------------------------------------------------------
+
+    def _collect_retrieve(self, operation: str, peer: Endpoint, responses: Iterator[tuple[Dataset, Dataset | None]],
+                          assoc: Association, cancel_after: int | None) -> RetrieveOutcome:
+        outcome = RetrieveOutcome(operation, status=-1, meaning="")
+        pendings = 0
+        for rsp, ident in responses:
+            status = self._status_of(rsp, peer, operation)
+            outcome.status = status
+            outcome.completed = int(rsp.get("NumberOfCompletedSuboperations", outcome.completed) or 0)
+            outcome.failed = int(rsp.get("NumberOfFailedSuboperations", outcome.failed) or 0)
+            outcome.warning = int(rsp.get("NumberOfWarningSuboperations", outcome.warning) or 0)
+            outcome.remaining = int(rsp.get("NumberOfRemainingSuboperations", 0) or 0)
+            if status in (PENDING, 0xFF01):
+                pendings += 1
+                if cancel_after is not None and pendings == cancel_after:
+                    assoc.send_c_cancel(rsp.MessageIDBeingRespondedTo, None)
+                continue
+            if ident is not None and "FailedSOPInstanceUIDList" in ident:
+                value = ident.FailedSOPInstanceUIDList
+                outcome.failed_sop_instance_uids = [str(v) for v in (value if isinstance(value, list) else [value]) if v]
+        if outcome.status == -1:
+            raise AssociationAborted(peer.describe(), operation, "no response")
+        outcome.meaning = describe_status(outcome.status, operation)
+        return outcome
+
+    def _record_retrieve(self, outcome: RetrieveOutcome, peer: Endpoint, started: float,
+                         detail: dict[str, Any]) -> None:
+        self._record(outcome.operation, peer, outcome.status, outcome.meaning, started, detail={
+            **detail, "completed": outcome.completed, "failed": outcome.failed, "warning": outcome.warning,
+            "remaining": outcome.remaining,
+        })
+
+    @staticmethod
+    def _raise_retrieve_failure(outcome: RetrieveOutcome, peer: Endpoint, destination: str | None) -> None:
+        if not is_failure(outcome.status):
+            return
+        detail = (f"completed {outcome.completed}, failed {outcome.failed}, warning {outcome.warning}, "
+                  f"remaining {outcome.remaining}")
+        if outcome.status == 0xA801 and destination:
+            detail = (f"the PACS does not know move destination '{destination}' or cannot connect to it; "
+                      f"register that AE (title, host, port) at the PACS; {detail}")
+        raise DimseFailure(outcome.operation, outcome.status, outcome.meaning, peer=peer.describe(), detail=detail)
+
+
+_COMPRESSED_FOR_GET = (
+    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    "1.2.840.10008.1.2.5",  # RLE Lossless
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
+)
+
+
+def _context(abstract_syntax: str, syntaxes: Sequence[str] = NATIVE_SYNTAXES) -> PresentationContext:
+    from pynetdicom import build_context
+
+    return build_context(abstract_syntax, list(syntaxes))
+
+
+def _model_uid(model: str, operation: str) -> str:
+    try:
+        return QUERY_MODELS[model][operation]
+    except KeyError:
+        raise ValueError(f"unknown query model '{model}' (use 'patient' or 'study')") from None

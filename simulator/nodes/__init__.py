@@ -1,0 +1,1 @@
+"""The department's actors: modality, QA node, workstation and the embedded archive."""

@@ -1,0 +1,126 @@
+"""The embedded archive node: Storage SCP, Query/Retrieve SCP (FIND, MOVE, GET) over :class:`ArchiveIndex`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from simulator.config import Endpoint
+from simulator.journal import Journal
+from simulator.net import (
+    DicomServer,
+    FindRequest,
+    RetrievePlan,
+    RetrieveRequest,
+    ScpFailure,
+    StoreReply,
+    StoreRequest,
+)
+from simulator.nodes.archive.index import ArchiveIndex
+from simulator.nodes.archive.query import compile_match, response_select
+
+LOG = logging.getLogger(__name__)
+
+
+class EmbeddedArchive:
+    """radsim's own PACS. ``peers`` maps AE titles to the endpoints it may C-MOVE to (PS3.4 C.4.2.1.4)."""
+
+    def __init__(self, data_dir: Path, *, ae_title: str = "RADSIM_PACS", journal: Journal | None = None,
+                 node: str = "PACS", peers: Mapping[str, Endpoint] | None = None) -> None:
+        self.ae_title = ae_title
+        self.node = node
+        self.journal = journal if journal is not None else Journal()
+        self.index = ArchiveIndex(data_dir)
+        self.peers: dict[str, Endpoint] = dict(peers or {})
+        self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store,
+                                   find=self._on_find, move=self._on_move, get=self._on_get)
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        return self._server.endpoint
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        return self._server.start(host, port)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.stop(timeout)
+        self.index.close()
+
+    def add_peer(self, endpoint: Endpoint) -> None:
+        self.peers[endpoint.ae_title] = endpoint
+
+    # -- C-STORE (PS3.4 B.2.2) -------------------------------------------------------------------------------
+
+    def _on_store(self, request: StoreRequest) -> StoreReply:
+        ds = request.dataset()
+        for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+            if not str(ds.get(keyword, "")).strip():
+                raise ScpFailure(0xA900, f"{keyword} is missing; cannot index the instance")
+        try:
+            _, is_new = self.index.add(request.part10(), request.transfer_syntax, ds)
+        except OSError as exc:
+            LOG.error("%s: cannot store %s: %s", self.node, request.sop_instance_uid, exc)
+            raise ScpFailure(0xA700, f"out of resources: {exc.strerror or exc}") from None
+        return StoreReply(0x0000, None if is_new else "duplicate SOP Instance UID; first copy kept")
+
+    # -- C-FIND (PS3.4 C.4.1.2) ------------------------------------------------------------------------------
+
+    def _on_find(self, request: FindRequest) -> Iterator[Dataset]:
+        query = compile_match(request.identifier, request.model)
+        requested = [elem.keyword for elem in request.identifier if elem.keyword]
+        select, keywords = response_select(query.level, requested)
+        rows = self.index.query(
+            f"SELECT {select} FROM instances WHERE {query.where} GROUP BY {query.group_column} "
+            f"ORDER BY MIN(received_at)", query.params)
+        for row in rows:
+            if request.is_cancelled():
+                return
+            yield self._response(request.identifier, query.level, keywords, row)
+
+    @staticmethod
+    def _response(identifier: Dataset, level: str, keywords: list[str], row: object) -> Dataset:
+        ds = Dataset()
+        ds.QueryRetrieveLevel = level
+        for elem in identifier:
+            if elem.keyword in ("QueryRetrieveLevel", "SpecificCharacterSet") or not elem.keyword:
+                continue
+            setattr(ds, elem.keyword, "" if elem.VR != "SQ" else [])
+        non_ascii = False
+        for keyword in keywords:
+            value = row[keyword]  # type: ignore[index]
+            text = "" if value is None else str(value)
+            if keyword == "ModalitiesInStudy":
+                ds.ModalitiesInStudy = [m for m in text.split(",") if m]
+                continue
+            non_ascii = non_ascii or not text.isascii()
+            setattr(ds, keyword, text.split("\\") if "\\" in text else text)
+        if non_ascii:
+            ds.SpecificCharacterSet = "ISO_IR 192"
+        ds.RetrieveAETitle = ""
+        return ds
+
+    # -- C-MOVE / C-GET (PS3.4 C.4.2.2, C.4.3.2) --------------------------------------------------------------
+
+    def _plan(self, request: RetrieveRequest, destination: Endpoint | None) -> RetrievePlan:
+        query = compile_match(request.identifier, request.model)
+        instances = self.index.instances_where(query.where, query.params)
+        return RetrievePlan(
+            destination=destination,
+            instances=[inst.path for inst in instances],
+            sop_classes=sorted({inst.sop_class_uid for inst in instances}),
+            transfer_syntaxes=sorted({inst.transfer_syntax for inst in instances}),
+        )
+
+    def _on_move(self, request: RetrieveRequest) -> RetrievePlan:
+        destination = self.peers.get(request.destination_ae)
+        if destination is None:
+            LOG.warning("%s: C-MOVE to unknown destination '%s' (known: %s)", self.node,
+                        request.destination_ae, ", ".join(sorted(self.peers)) or "none")
+            return RetrievePlan(destination=None, instances=[])
+        return self._plan(request, destination)
+
+    def _on_get(self, request: RetrieveRequest) -> RetrievePlan:
+        return self._plan(request, None)

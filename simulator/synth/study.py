@@ -1,0 +1,65 @@
+"""A generated study: its datasets plus the identifiers scenarios refer to."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+
+def pixel_digest(ds: Dataset) -> str | None:
+    """SHA-256 of the raw Pixel Data value, or None when the instance has none."""
+    value = ds.get("PixelData")
+    if value is None:
+        return None
+    return hashlib.sha256(bytes(value)).hexdigest()
+
+
+@dataclass
+class Study:
+    """Instances of one study, in acquisition order."""
+
+    datasets: list[Dataset] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Dataset]:
+        return iter(self.datasets)
+
+    def __len__(self) -> int:
+        return len(self.datasets)
+
+    @property
+    def study_instance_uid(self) -> str:
+        return str(self.datasets[0].StudyInstanceUID)
+
+    @property
+    def patient_id(self) -> str:
+        return str(self.datasets[0].get("PatientID", ""))
+
+    @property
+    def series_instance_uids(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for ds in self.datasets:
+            seen.setdefault(str(ds.SeriesInstanceUID), None)
+        return list(seen)
+
+    @property
+    def sop_instance_uids(self) -> list[str]:
+        return [str(ds.SOPInstanceUID) for ds in self.datasets]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(len(bytes(ds.PixelData)) for ds in self.datasets if "PixelData" in ds)
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """Write each instance as a DICOM Part 10 file under ``out_dir``/series/instance.dcm."""
+        paths: list[Path] = []
+        for ds in self.datasets:
+            folder = out_dir / str(ds.SeriesInstanceUID)
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{ds.SOPInstanceUID}.dcm"
+            ds.save_as(path, enforce_file_format=True)
+            paths.append(path)
+        return paths

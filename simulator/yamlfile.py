@@ -1,0 +1,96 @@
+"""Load a YAML file into a pydantic model, reporting errors with file, line and field.
+
+PyYAML's composed node tree keeps each value's start mark; pydantic reports a location tuple. Joining the two
+lets every validation error name the line a person has to edit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic
+import yaml
+
+from simulator.errors import ConfigError
+
+ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
+
+LocPath = tuple[str | int, ...]
+
+
+def _walk(node: yaml.Node, path: LocPath, lines: dict[LocPath, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), lines)
+            # Keep the key's own line for the field, the value's lines for what is inside it.
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines)
+
+
+def read_yaml(text: str, source: str) -> tuple[Any, dict[LocPath, int]]:
+    """Parse ``text``; return the plain data and a map from location path to 1-based line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"invalid YAML: {problem}", source=source, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", source=source) from None
+    lines: dict[LocPath, int] = {}
+    if root is not None:
+        _walk(root, (), lines)
+    return data, lines
+
+
+def line_for(lines: dict[LocPath, int], loc: LocPath) -> int | None:
+    """The line of the deepest known prefix of ``loc``."""
+    for end in range(len(loc), -1, -1):
+        found = lines.get(tuple(loc[:end]))
+        if found is not None:
+            return found
+    return None
+
+
+def describe_validation_error(exc: pydantic.ValidationError, source: str, lines: dict[LocPath, int],
+                              prefix: LocPath = ()) -> ConfigError:
+    """Turn the first pydantic error into a ConfigError naming file, line and field (others are appended)."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc: LocPath = (*prefix, *(part for part in first["loc"] if not _is_union_tag(part)))
+    field = ".".join(str(p) for p in loc) or None
+    message = str(first["msg"])
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+    return ConfigError(message, source=source, line=line_for(lines, loc), field=field)
+
+
+def _is_union_tag(part: object) -> bool:
+    # pydantic inserts the model/function name of a union member into the location; it is not a field.
+    return isinstance(part, str) and (part.startswith("function-") or part[:1].isupper())
+
+
+def load_model(path: Path, model: type[ModelT]) -> ModelT:
+    """Read ``path`` and validate it as ``model``; every failure is a ConfigError with file and line."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read file: {exc}", source=source) from None
+    data, lines = read_yaml(text, source)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping at the top level", source=source, line=1)
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise describe_validation_error(exc, source, lines) from None
