@@ -12,15 +12,15 @@ from pydicom.uid import (
 )
 from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, build_context
 from pynetdicom.presentation import PresentationContext
-from pynetdicom.sop_class import (
-    PatientRootQueryRetrieveInformationModelFind,
-    PatientRootQueryRetrieveInformationModelGet,
-    PatientRootQueryRetrieveInformationModelMove,
-    StudyRootQueryRetrieveInformationModelFind,
-    StudyRootQueryRetrieveInformationModelGet,
-    StudyRootQueryRetrieveInformationModelMove,
-    Verification,
-)
+
+# PS3.4 C.6 Query/Retrieve information models and A.4 Verification SOP Class.
+PatientRootQueryRetrieveInformationModelFind = UID("1.2.840.10008.5.1.4.1.2.1.1")
+PatientRootQueryRetrieveInformationModelMove = UID("1.2.840.10008.5.1.4.1.2.1.2")
+PatientRootQueryRetrieveInformationModelGet = UID("1.2.840.10008.5.1.4.1.2.1.3")
+StudyRootQueryRetrieveInformationModelFind = UID("1.2.840.10008.5.1.4.1.2.2.1")
+StudyRootQueryRetrieveInformationModelMove = UID("1.2.840.10008.5.1.4.1.2.2.2")
+StudyRootQueryRetrieveInformationModelGet = UID("1.2.840.10008.5.1.4.1.2.2.3")
+Verification = UID("1.2.840.10008.1.1")
 
 QUERY_MODELS: dict[str, dict[str, UID]] = {
     "patient": {

@@ -187,7 +187,7 @@ class DicomServer:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         """Listen on ``host:port`` (0 = a free port) in background threads; return the bound endpoint."""
-        handlers = [
+        handlers: list[Any] = [
             (evt.EVT_C_ECHO, self._on_echo),
             (evt.EVT_ESTABLISHED, self._on_established),
             (evt.EVT_REJECTED, self._on_rejected),
@@ -207,6 +207,7 @@ class DicomServer:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(f"{self.node} ({self.ae_title})", host, port) from None
             raise
+        assert server is not None
         self._server = server
         bound_port = int(server.server_address[1])
         self.endpoint = Endpoint(ae_title=self.ae_title, host=host, port=bound_port)
@@ -346,8 +347,7 @@ class DicomServer:
             contexts = storage_contexts_for_classes(classes, plan.transfer_syntaxes)
             yield plan.destination.host, plan.destination.port, {"contexts": contexts}
         yield len(plan.instances)
-        sent = 0
-        for item in plan.instances:
+        for sent, item in enumerate(plan.instances):
             if event.is_cancelled:
                 self._record(event, operation, CANCEL, started, detail={**detail, "sent": sent})
                 yield CANCEL, None
@@ -358,7 +358,6 @@ class DicomServer:
                 LOG.warning("%s: cannot load %s for %s: %s", self.node, item, operation, exc)
                 yield 0xA702, None
                 return
-            sent += 1
             yield PENDING, ds
         self._record(event, operation, 0x0000, started, detail={**detail, "sub_operations": len(plan.instances)})
 

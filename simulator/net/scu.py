@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.filereader import dcmread
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
@@ -195,8 +197,9 @@ class DicomClient:
 
     # -- C-STORE (PS3.4 B) ---------------------------------------------------------------------------------------
 
-    def store(self, peer: Endpoint, datasets: Sequence[Dataset], *, associations: int = 1) -> list[StoreOutcome]:
-        """Send every dataset; return one outcome per dataset, in order.
+    def store(self, peer: Endpoint, datasets: Sequence[Dataset | Path], *,
+              associations: int = 1) -> list[StoreOutcome]:
+        """Send every dataset (or Part 10 file, sent without decoding); return one outcome each, in order.
 
         ``associations`` > 1 spreads the datasets over parallel associations (the lever for throughput).
         """
@@ -214,22 +217,24 @@ class DicomClient:
                 ordered[lane + offset * lanes] = outcome
         return ordered
 
-    def _store_lane(self, peer: Endpoint, datasets: list[Dataset]) -> list[StoreOutcome]:
+    def _store_lane(self, peer: Endpoint, items: list[Dataset | Path]) -> list[StoreOutcome]:
         outcomes: list[StoreOutcome] = []
-        contexts = storage_contexts_for(datasets)
+        headers = [_header(item) for item in items]
+        contexts = storage_contexts_for(headers)
         with self.associate(peer, contexts, purpose="C-STORE") as (assoc, watch):
-            for ds in datasets:
-                uid = str(ds.SOPInstanceUID) if "SOPInstanceUID" in ds else ""
+            for item, header in zip(items, headers, strict=True):
+                ds = item
+                uid = str(header.SOPInstanceUID) if "SOPInstanceUID" in header else ""
                 started = time.time()
                 before = watch.bytes_sent
                 try:
                     rsp = assoc.send_c_store(ds)
                 except ValueError as exc:  # no accepted context for this SOP class / transfer syntax
-                    raise NoAcceptedContext(peer.describe(), f"{ds.SOPClassUID}: {exc}") from None
+                    raise NoAcceptedContext(peer.describe(), f"{header.SOPClassUID}: {exc}") from None
                 if not assoc.is_established and (rsp is None or "Status" not in rsp):
                     raise AssociationAborted(
                         peer.describe(), f"C-STORE of {uid}",
-                        f"{len(outcomes)} of {len(datasets)} instances were acknowledged before it",
+                        f"{len(outcomes)} of {len(items)} instances were acknowledged before it",
                     )
                 status = self._status_of(rsp, peer, f"C-STORE of {uid}")
                 meaning = describe_status(status, "C-STORE")
@@ -343,7 +348,8 @@ class DicomClient:
                 continue
             if ident is not None and "FailedSOPInstanceUIDList" in ident:
                 value = ident.FailedSOPInstanceUIDList
-                outcome.failed_sop_instance_uids = [str(v) for v in (value if isinstance(value, list) else [value]) if v]
+                values = value if isinstance(value, list) else [value]
+                outcome.failed_sop_instance_uids = [str(v) for v in values if v]
         if outcome.status == -1:
             raise AssociationAborted(peer.describe(), operation, "no response")
         outcome.meaning = describe_status(outcome.status, operation)
@@ -375,6 +381,12 @@ _COMPRESSED_FOR_GET = (
     "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
     "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
 )
+
+
+def _header(item: Dataset | Path) -> Dataset:
+    if isinstance(item, Dataset):
+        return item
+    return dcmread(item, stop_before_pixels=True)
 
 
 def _context(abstract_syntax: str, syntaxes: Sequence[str] = NATIVE_SYNTAXES) -> PresentationContext:

@@ -147,14 +147,16 @@ class ArchiveIndex:
             os.fsync(handle.fileno())
         os.replace(tmp, final)
         _fsync_dir(folder)
-        values = {col: _text(ds, kw) for keys in LEVEL_KEYS.values() for kw, (col, _) in keys.items()}
+        values: dict[str, object] = {
+            col: _text(ds, kw) for keys in LEVEL_KEYS.values() for kw, (col, _) in keys.items()
+        }
         values.update(transfer_syntax=transfer_syntax, path=str(final.relative_to(self.root)), size=len(part10),
                       digest=digest, received_at=time.time())
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         with self._transaction() as db:
             db.execute(f"INSERT OR IGNORE INTO instances ({columns}) VALUES ({marks})", list(values.values()))
-        stored = StoredInstance(uid, values["sop_class_uid"], transfer_syntax, final, digest)
+        stored = StoredInstance(uid, str(values["sop_class_uid"]), transfer_syntax, final, digest)
         return stored, True
 
     def wipe(self) -> None:

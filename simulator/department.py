@@ -1,0 +1,139 @@
+"""A running department: our nodes plus the PACS backend, started and stopped as one.
+
+Start order: workstations and QA nodes listen first (their ports are then known), the PACS starts knowing
+them as peers, then each QA node is pointed at the PACS. Stop runs in reverse and always completes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+from simulator.config import PACS_NODE, DepartmentConfig, Endpoint, Role
+from simulator.errors import ConfigError, HarnessError
+from simulator.journal import Journal
+from simulator.nodes.modality import Modality
+from simulator.nodes.qa import QANode
+from simulator.nodes.workstation import Workstation
+from simulator.pacs import PacsBackend, create_backend
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Department:
+    def __init__(self, config: DepartmentConfig, *, workdir: Path | None = None,
+                 journal: Journal | None = None) -> None:
+        self.config = config
+        self.journal = journal if journal is not None else Journal()
+        self._own_workdir = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="radsim-department-"))
+        self.modalities: dict[str, Modality] = {}
+        self.qa_nodes: dict[str, QANode] = {}
+        self.workstations: dict[str, Workstation] = {}
+        self.pacs: PacsBackend = create_backend(config.pacs, self.workdir / "pacs")
+        self._started = False
+        for node in config.nodes:
+            if node.role is Role.MODALITY:
+                self.modalities[node.name] = Modality(node.ae_title, node=node.name, journal=self.journal)
+            elif node.role is Role.QA:
+                self.qa_nodes[node.name] = QANode(self.workdir / node.name, ae_title=node.ae_title,
+                                                  node=node.name, journal=self.journal)
+            elif node.role is Role.WORKSTATION:
+                self.workstations[node.name] = Workstation(node.ae_title, node=node.name, journal=self.journal)
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def start(self) -> Department:
+        try:
+            peers: list[Endpoint] = []
+            for name, ws in self.workstations.items():
+                node = self.config.node(name)
+                peers.append(ws.start(node.host, node.port))
+            for name, qa in self.qa_nodes.items():
+                node = self.config.node(name)
+                peers.append(qa.start(node.host, node.port))
+            self.pacs.start(peers, self.journal)
+            for name, qa in self.qa_nodes.items():
+                targets = self.config.targets_of(name)
+                if PACS_NODE in targets:
+                    qa.set_destination(self.pacs.endpoint)
+                elif targets:
+                    qa.set_destination(self.endpoint(targets[0]))
+            self._started = True
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        errors: list[str] = []
+        for qa in self.qa_nodes.values():
+            _attempt(errors, lambda q=qa: q.stop(timeout))  # type: ignore[misc]
+        _attempt(errors, lambda: self.pacs.stop(timeout))
+        for ws in self.workstations.values():
+            _attempt(errors, lambda w=ws: w.stop(timeout))  # type: ignore[misc]
+        self._started = False
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        if errors:
+            LOG.warning("while stopping the department: %s", "; ".join(errors))
+
+    def __enter__(self) -> Department:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Between scenarios: wipe the PACS (where supported) and forget what workstations received."""
+        self.pacs.wipe()
+        for ws in self.workstations.values():
+            ws.clear()
+
+    # -- lookup -----------------------------------------------------------------------------------------------
+
+    def endpoint(self, name: str) -> Endpoint:
+        """The listening endpoint of node ``name`` (``PACS`` for the archive)."""
+        if name == PACS_NODE:
+            return self.pacs.endpoint
+        node = self.config.node(name)
+        server = self.qa_nodes.get(name) or self.workstations.get(name)
+        if server is None:
+            raise ConfigError(f"node '{name}' ({node.role}) does not listen; it cannot receive DICOM")
+        if server.endpoint is None:
+            raise HarnessError(f"node '{name}' is not started")
+        return server.endpoint
+
+    def names(self) -> list[str]:
+        return [n.name for n in self.config.nodes] + [PACS_NODE]
+
+    def modality(self, name: str) -> Modality:
+        return _pick(self.modalities, name, "modality")
+
+    def workstation(self, name: str) -> Workstation:
+        return _pick(self.workstations, name, "workstation")
+
+    def qa(self, name: str) -> QANode:
+        return _pick(self.qa_nodes, name, "QA node")
+
+
+def _pick(table: dict[str, T], name: str, what: str) -> T:
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(table) or "none"
+        raise ConfigError(f"'{name}' is not a {what} of this department (known: {known})") from None
+
+
+def _attempt(errors: list[str], action: Callable[[], None]) -> None:
+    try:
+        action()
+    except Exception as exc:
+        errors.append(str(exc))

@@ -1,0 +1,370 @@
+"""The step registry: each step kind has an argument model and a function that runs it.
+
+A step returns a short line for the transcript; it raises ConformanceFailure listing every violation when
+what the department observed differs from what the scenario expects, or another HarnessError when it could not
+be carried out at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import Field
+
+from simulator.config import PACS_NODE
+from simulator.department import Department
+from simulator.errors import ConfigError, ConformanceFailure, NotSupported
+from simulator.net import DicomClient, RetrieveOutcome, StoreOutcome, describe_status, is_failure, is_warning
+from simulator.nodes.workstation import compare_instances
+from simulator.pacs.base import Capability
+from simulator.scenario.expressions import evaluate, matches, plain, substitute
+from simulator.scenario.model import Seconds, StepArgs
+from simulator.synth import DEFECTS, Study, apply_defect, build_ct_study
+
+
+@dataclass
+class RunContext:
+    department: Department
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    def study(self, name: str) -> Study:
+        value = self.variables.get(name)
+        if not isinstance(value, Study):
+            raise ConfigError(f"'{name}' is not a generated study (use a 'generate' step with as: {name})")
+        return value
+
+    def client(self, name: str) -> DicomClient:
+        dept = self.department
+        if name in dept.modalities:
+            return dept.modalities[name].client
+        if name in dept.workstations:
+            return dept.workstations[name].client
+        if name in dept.qa_nodes:
+            return dept.qa_nodes[name].forwarder.client
+        raise ConfigError(f"'{name}' cannot initiate associations (known: {', '.join(dept.names())})")
+
+
+StepFunction = Callable[[RunContext, Any], str]
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    kind: str
+    args: type[StepArgs]
+    run: StepFunction
+    summary: str
+
+
+REGISTRY: dict[str, StepSpec] = {}
+
+
+def step(kind: str, args: type[StepArgs], summary: str) -> Callable[[StepFunction], StepFunction]:
+    def register(func: StepFunction) -> StepFunction:
+        REGISTRY[kind] = StepSpec(kind, args, func, summary)
+        return func
+
+    return register
+
+
+# -- echo ------------------------------------------------------------------------------------------------------
+
+
+class EchoArgs(StepArgs):
+    from_: str = Field(alias="from")
+    to: list[str]
+
+
+@step("echo", EchoArgs, "C-ECHO from a node to each listed node (PS3.7 9.1.5)")
+def run_echo(ctx: RunContext, args: EchoArgs) -> str:
+    client = ctx.client(args.from_)
+    times = [f"{name} {1000 * client.echo(ctx.department.endpoint(name)):.1f} ms" for name in args.to]
+    return "answered: " + ", ".join(times)
+
+
+# -- generate --------------------------------------------------------------------------------------------------
+
+
+class GenerateArgs(StepArgs):
+    as_: str = Field(alias="as", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    modality: Literal["CT"] = "CT"
+    series: int = Field(default=1, ge=1, le=100)
+    instances: int = Field(default=10, ge=1, le=5000)
+    seed: int = 0
+    rows: int = Field(default=256, ge=8, le=4096)
+    columns: int = Field(default=256, ge=8, le=4096)
+    defect: str | None = None
+
+
+@step("generate", GenerateArgs, "Synthesise a study and name it")
+def run_generate(ctx: RunContext, args: GenerateArgs) -> str:
+    if args.defect is not None and args.defect not in DEFECTS:
+        raise ConfigError(f"unknown defect '{args.defect}' (known: {', '.join(sorted(DEFECTS))})")
+    study = build_ct_study(args.seed, series=args.series, instances=args.instances, rows=args.rows,
+                           columns=args.columns)
+    if args.defect:
+        for ds in study.datasets:
+            apply_defect(ds, args.defect)
+    ctx.variables[args.as_] = study
+    extra = f", defect {args.defect}" if args.defect else ""
+    return f"{args.as_}: {len(study)} {args.modality} instances in {args.series} series{extra}"
+
+
+# -- store -----------------------------------------------------------------------------------------------------
+
+Expectation = Literal["success", "warning", "failure"]
+
+
+class StoreArgs(StepArgs):
+    study: str
+    from_: str = Field(alias="from")
+    to: str | None = None
+    expect: Expectation | int = "success"
+    associations: int = Field(default=1, ge=1, le=32)
+    as_: str | None = Field(default=None, alias="as")
+
+
+def _meets(status: int, expect: Expectation | int) -> bool:
+    if isinstance(expect, int):
+        return status == expect
+    if expect == "success":
+        return status == 0
+    if expect == "warning":
+        return is_warning(status)
+    return is_failure(status)
+
+
+@step("store", StoreArgs, "C-STORE a generated study from a modality to a node; check every status")
+def run_store(ctx: RunContext, args: StoreArgs) -> str:
+    study = ctx.study(args.study)
+    target = args.to or _default_target(ctx, args.from_)
+    modality = ctx.department.modality(args.from_)
+    outcomes: list[StoreOutcome] = modality.store(study.datasets, ctx.department.endpoint(target),
+                                                  associations=args.associations)
+    if args.as_:
+        ctx.variables[args.as_] = outcomes
+    wrong = [o for o in outcomes if not _meets(o.status, args.expect)]
+    expected = f"0x{args.expect:04X}" if isinstance(args.expect, int) else args.expect
+    if wrong:
+        raise ConformanceFailure([
+            f"{o.sop_instance_uid}: expected {expected}, got 0x{o.status:04X} ({o.meaning})"
+            + (f" '{o.comment}'" if o.comment else "") for o in wrong
+        ])
+    statuses = sorted({f"0x{o.status:04X}" for o in outcomes})
+    comments = sorted({o.comment for o in outcomes if o.comment})
+    note = f"; comment: {comments[0]}" if comments else ""
+    return f"{len(outcomes)} instances to {target}: status {', '.join(statuses)}{note}"
+
+
+def _default_target(ctx: RunContext, source: str) -> str:
+    targets = ctx.department.config.targets_of(source)
+    if not targets:
+        raise ConfigError(f"'{source}' has no link to send to; give 'to:' or add a link in the department")
+    return targets[0]
+
+
+# -- await -----------------------------------------------------------------------------------------------------
+
+
+class AwaitArgs(StepArgs):
+    study: str
+    in_: str = Field(alias="in", default=PACS_NODE)
+    timeout: Seconds = 30.0
+
+
+@step("await", AwaitArgs, "Wait until every instance of a study is held by the PACS or a workstation")
+def run_await(ctx: RunContext, args: AwaitArgs) -> str:
+    study = ctx.study(args.study)
+    wanted = set(study.sop_instance_uids)
+    holder = _holdings(ctx, args.in_, study.study_instance_uid)
+    deadline = time.monotonic() + args.timeout
+    started = time.monotonic()
+    held: set[str] = set()
+    while True:
+        held = holder() & wanted
+        if held == wanted:
+            return f"{len(wanted)} instances in {args.in_} after {time.monotonic() - started:.2f}s"
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    missing = sorted(wanted - held)
+    queued = sum(qa.spool.count("PACS") for qa in ctx.department.qa_nodes.values())
+    raise ConformanceFailure([
+        f"{len(missing)} of {len(wanted)} instances not in {args.in_} after {args.timeout:.0f}s "
+        f"(first missing: {missing[0]}; still queued at QA: {queued})"
+    ])
+
+
+def _holdings(ctx: RunContext, name: str, study_uid: str) -> Callable[[], set[str]]:
+    if name == PACS_NODE:
+        if Capability.INSPECT not in ctx.department.pacs.capabilities:
+            raise NotSupported(f"{ctx.department.pacs.name} cannot be inspected")
+        return lambda: ctx.department.pacs.sop_instance_uids(study_uid)
+    ws = ctx.department.workstation(name)
+    return lambda: set(ws.received)
+
+
+# -- find ------------------------------------------------------------------------------------------------------
+
+
+class FindArgs(StepArgs):
+    as_: str = Field(alias="as")
+    from_: str | None = Field(default=None, alias="from")
+    level: Literal["PATIENT", "STUDY", "SERIES", "IMAGE"] = "STUDY"
+    model: Literal["study", "patient"] = "study"
+    keys: dict[str, Any] = Field(default_factory=dict)
+
+
+@step("find", FindArgs, "C-FIND the PACS from a workstation; name the list of matches")
+def run_find(ctx: RunContext, args: FindArgs) -> str:
+    ws = ctx.department.workstation(args.from_ or _first(ctx.department.workstations, "workstation"))
+    keys = substitute(args.keys, ctx.variables)
+    matches_ = ws.find(ctx.department.pacs.endpoint, args.level, keys, model=args.model)
+    ctx.variables[args.as_] = matches_
+    return f"{args.as_}: {len(matches_)} match(es) at {args.level} level ({args.model} root)"
+
+
+def _first(table: dict[str, Any], what: str) -> str:
+    if not table:
+        raise ConfigError(f"the department has no {what}")
+    return next(iter(table))
+
+
+# -- expect ----------------------------------------------------------------------------------------------------
+
+
+class ExpectArgs(StepArgs):
+    model_config = StepArgs.model_config | {"extra": "allow"}
+
+
+@step("expect", ExpectArgs, "Check values: each key is a path (hits.count, hits[0].PatientID), each value the expected")
+def run_expect(ctx: RunContext, args: ExpectArgs) -> str:
+    checks = dict(args.model_extra or {})
+    if not checks:
+        raise ConfigError("'expect' needs at least one 'path: value' pair")
+    violations = []
+    for path, expected in checks.items():
+        want = substitute(expected, ctx.variables)
+        got = evaluate(path, ctx.variables)
+        if not matches(got, want):
+            violations.append(f"{path}: expected {want!r}, got {plain(got)!r}")
+    if violations:
+        raise ConformanceFailure(violations)
+    return f"{len(checks)} value(s) as expected"
+
+
+# -- move / get ------------------------------------------------------------------------------------------------
+
+
+class RetrieveArgs(StepArgs):
+    study: str
+    from_: str | None = Field(default=None, alias="from")
+    level: Literal["STUDY", "SERIES"] = "STUDY"
+    model: Literal["study", "patient"] = "study"
+    destination: str | None = None
+    as_: str | None = Field(default=None, alias="as")
+    expect_completed: int | None = None
+
+
+def _retrieve_keys(study: Study, level: str, model: str) -> dict[str, Any]:
+    keys: dict[str, Any] = {"StudyInstanceUID": study.study_instance_uid}
+    if model == "patient":
+        keys["PatientID"] = study.patient_id
+    if level == "SERIES":
+        keys["SeriesInstanceUID"] = study.series_instance_uids
+    return keys
+
+
+def _check_outcome(outcome: RetrieveOutcome, study: Study, args: RetrieveArgs) -> str:
+    expected = args.expect_completed if args.expect_completed is not None else len(study)
+    violations = []
+    if outcome.completed != expected:
+        violations.append(f"{outcome.operation}: {outcome.completed} sub-operations completed, expected {expected}")
+    if outcome.failed or outcome.warning:
+        violations.append(f"{outcome.operation}: {outcome.failed} failed and {outcome.warning} warning "
+                          "sub-operations")
+    if outcome.status != 0:
+        violations.append(f"{outcome.operation}: final status 0x{outcome.status:04X} "
+                          f"({describe_status(outcome.status, outcome.operation)})")
+    if violations:
+        raise ConformanceFailure(violations)
+    return (f"{outcome.operation} status 0x{outcome.status:04X}: {outcome.completed} completed, "
+            f"{outcome.failed} failed, {outcome.warning} warning in {outcome.duration_s:.2f}s")
+
+
+@step("move", RetrieveArgs, "C-MOVE a study from the PACS to a workstation; check the sub-operation counts")
+def run_move(ctx: RunContext, args: RetrieveArgs) -> str:
+    study = ctx.study(args.study)
+    ws = ctx.department.workstation(args.from_ or _first(ctx.department.workstations, "workstation"))
+    if Capability.MOVE not in ctx.department.pacs.capabilities:
+        raise NotSupported(f"{ctx.department.pacs.name} does not support C-MOVE")
+    destination = ctx.department.config.node(args.destination).ae_title if args.destination else None
+    outcome = ws.move(ctx.department.pacs.endpoint, args.level, _retrieve_keys(study, args.level, args.model),
+                      model=args.model, destination_ae=destination)
+    if args.as_:
+        ctx.variables[args.as_] = outcome
+    return _check_outcome(outcome, study, args)
+
+
+@step("get", RetrieveArgs, "C-GET a study from the PACS into a workstation; check the sub-operation counts")
+def run_get(ctx: RunContext, args: RetrieveArgs) -> str:
+    study = ctx.study(args.study)
+    ws = ctx.department.workstation(args.from_ or _first(ctx.department.workstations, "workstation"))
+    if Capability.GET not in ctx.department.pacs.capabilities:
+        raise NotSupported(f"{ctx.department.pacs.name} does not support C-GET")
+    outcome = ws.get(ctx.department.pacs.endpoint, args.level, _retrieve_keys(study, args.level, args.model),
+                     model=args.model)
+    if args.as_:
+        ctx.variables[args.as_] = outcome
+    return _check_outcome(outcome, study, args)
+
+
+# -- verification ----------------------------------------------------------------------------------------------
+
+
+class IdenticalArgs(StepArgs):
+    study: str
+    at: str
+
+
+@step("expect_identical", IdenticalArgs,
+      "Every instance of a study reached a workstation once, with the same key attributes and pixels")
+def run_expect_identical(ctx: RunContext, args: IdenticalArgs) -> str:
+    study = ctx.study(args.study)
+    ws = ctx.department.workstation(args.at)
+    problems = compare_instances(study.datasets, dict(ws.received), dict(ws.deliveries))
+    if problems:
+        raise ConformanceFailure(problems)
+    return f"{len(study)} instances identical at {args.at}"
+
+
+class AbsentArgs(StepArgs):
+    study: str
+    in_: str = Field(alias="in", default=PACS_NODE)
+    settle: Seconds = 10.0
+
+
+@step("expect_absent", AbsentArgs, "No instance of a study reached the PACS (after the QA queues drained)")
+def run_expect_absent(ctx: RunContext, args: AbsentArgs) -> str:
+    study = ctx.study(args.study)
+    for name, qa in ctx.department.qa_nodes.items():
+        if not qa.drain(args.settle):
+            raise ConformanceFailure([f"QA node {name} still has queued instances after {args.settle:.0f}s"])
+    held = _holdings(ctx, args.in_, study.study_instance_uid)() & set(study.sop_instance_uids)
+    if held:
+        raise ConformanceFailure([f"{len(held)} instance(s) of {args.study} reached {args.in_}: {sorted(held)[0]} ..."])
+    return f"none of {len(study)} instances in {args.in_}"
+
+
+class ForgetArgs(StepArgs):
+    at: str
+
+
+@step("forget", ForgetArgs, "Empty a workstation's received instances (e.g. between C-MOVE and C-GET)")
+def run_forget(ctx: RunContext, args: ForgetArgs) -> str:
+    ws = ctx.department.workstation(args.at)
+    count = len(ws.received)
+    ws.clear()
+    return f"{args.at} forgot {count} instances"
