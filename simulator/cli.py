@@ -1,0 +1,300 @@
+"""The ``radsim`` command: thin wrappers that parse flags, call the library, print, and set the exit code.
+
+Errors print one line (no traceback) and exit 2; failing scenarios exit 1. ``RADSIM_DEBUG=1`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from simulator import __version__
+from simulator.config import (
+    BACKENDS,
+    DepartmentConfig,
+    Endpoint,
+    NodeConfig,
+    Role,
+    default_department,
+    load_department,
+)
+from simulator.errors import ConfigError, HarnessError
+
+app = typer.Typer(
+    name="radsim",
+    help="A simulated radiology department speaking real DICOM: modalities, QA router, PACS and workstations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+serve_app = typer.Typer(help="Run one node as a standalone DICOM service (foreground; Ctrl-C stops it).",
+                        no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_SCENARIOS = Path("scenarios")
+
+
+def friendly(func: F) -> F:
+    """Turn our errors into one red line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except HarnessError as exc:
+            if os.environ.get("RADSIM_DEBUG") == "1":
+                raise
+            first, *rest = str(exc).splitlines() or ["error"]
+            err.print(f"[red]error:[/red] {first}", highlight=False, markup=True)
+            for line in rest:
+                err.print(line, highlight=False, markup=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("RADSIM_DEBUG") == "1":
+                raise
+            err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (RADSIM_DEBUG=1 shows the traceback)",
+                      highlight=False)
+            raise typer.Exit(3) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"radsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """radsim: point it at a PACS and run conformance scenarios end to end."""
+
+
+# -- run -------------------------------------------------------------------------------------------------------
+
+
+def _department_for_run(department: Path | None, pacs: str | None, pacs_aet: str | None, pacs_host: str | None,
+                        pacs_port: int | None, pacs_url: str | None, orthanc_binary: str | None,
+                        ws_port: int | None, qa_port: int | None, listen_host: str | None) -> DepartmentConfig:
+    config = load_department(department) if department else default_department()
+    if pacs is not None and pacs not in BACKENDS:
+        raise ConfigError(f"unknown PACS backend '{pacs}' (choose one of: {', '.join(BACKENDS)})")
+    updates: dict[str, Any] = {}
+    for key, value in (("backend", pacs), ("ae_title", pacs_aet), ("host", pacs_host), ("port", pacs_port),
+                       ("http_url", pacs_url), ("orthanc_binary", orthanc_binary)):
+        if value is not None:
+            updates[key] = value
+    try:
+        pacs_config = config.pacs.model_validate({**config.pacs.model_dump(), **updates})
+    except ValueError as exc:
+        raise ConfigError(f"invalid PACS option: {exc}".splitlines()[0]) from None
+    config = config.with_pacs(pacs_config)
+    for role, port in ((Role.WORKSTATION, ws_port), (Role.QA, qa_port)):
+        for node in config.nodes_with_role(role):
+            changes: dict[str, Any] = {}
+            if port is not None:
+                changes["port"] = port
+            if listen_host is not None:
+                changes["host"] = listen_host
+            if changes:
+                config = config.with_node(node.model_copy(update=changes))
+    if config.pacs.backend == "remote":
+        if not config.pacs.port:
+            raise ConfigError("--pacs remote needs --pacs-port (and --pacs-aet, --pacs-host) of your PACS")
+        unfixed = [n for n in config.nodes if n.role is not Role.MODALITY and n.port == 0]
+        if unfixed:
+            raise ConfigError(
+                "--pacs remote needs fixed ports for the nodes your PACS sends to: give --ws-port and --qa-port "
+                f"(unset: {', '.join(n.name for n in unfixed)}), then register them at the PACS")
+    return config
+
+
+def _registration_lines(config: DepartmentConfig) -> list[str]:
+    rows = []
+    for node in config.nodes:
+        if node.role is Role.MODALITY:
+            rows.append(f"  {node.ae_title:<16} (calling AE only: allow it to store)")
+        else:
+            rows.append(f"  {node.ae_title:<16} host {node.host:<15} port {node.port}")
+    return rows
+
+
+@app.command()
+@friendly
+def run(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files or folders (default: the shipped catalog in ./scenarios).")] = None,
+    pacs: Annotated[str | None, typer.Option(help=f"PACS backend: {', '.join(BACKENDS)}.")] = None,
+    pacs_aet: Annotated[str | None, typer.Option(help="AE title of the PACS.")] = None,
+    pacs_host: Annotated[str | None, typer.Option(help="Host of a remote PACS.")] = None,
+    pacs_port: Annotated[int | None, typer.Option(help="DICOM port of the PACS (0 = allocate for managed).")] = None,
+    pacs_url: Annotated[str | None, typer.Option(help="HTTP base URL of a remote PACS (DICOMweb).")] = None,
+    orthanc_binary: Annotated[str | None, typer.Option(help="Orthanc executable for --pacs orthanc.")] = None,
+    department: Annotated[Path | None, typer.Option(help="Department YAML (default: the shipped one).")] = None,
+    ws_port: Annotated[int | None, typer.Option(help="Listening port of the workstation(s).")] = None,
+    qa_port: Annotated[int | None, typer.Option(help="Listening port of the QA node(s).")] = None,
+    listen_host: Annotated[str | None, typer.Option(
+        help="Address our nodes listen on and that a remote PACS must reach them at.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write report.json (results and journal) into DIR.")] = None,
+) -> None:
+    """Run scenarios against a department and print a results table; exit 0 only if all passed."""
+    from simulator.department import Department
+    from simulator.report import build_report, print_results, write_report
+    from simulator.scenario import Outcome, discover, load_scenario, run_scenario
+
+    config = _department_for_run(department, pacs, pacs_aet, pacs_host, pacs_port, pacs_url, orthanc_binary,
+                                 ws_port, qa_port, listen_host)
+    files = discover(paths or [DEFAULT_SCENARIOS])
+    if not files:
+        raise ConfigError(f"no scenario files (*.yaml) under {', '.join(str(p) for p in paths or [DEFAULT_SCENARIOS])}")
+    scenarios = [load_scenario(path) for path in files]  # every file is checked before anything starts
+    if config.pacs.backend == "remote":
+        err.print(f"Before C-MOVE can work, register these AEs at the PACS {config.pacs.ae_title}@"
+                  f"{config.pacs.host}:{config.pacs.port}:", highlight=False)
+        for line in _registration_lines(config):
+            err.print(line, highlight=False)
+    with Department(config) as dept:
+        out.print(f"department '{config.name}' up; PACS: {dept.pacs.describe()}", highlight=False)
+        results = []
+        for scenario in scenarios:
+            dept.reset()
+            result = run_scenario(scenario, dept)
+            results.append(result)
+            style = "green" if result.passed else "yellow" if result.outcome is Outcome.NOT_SUPPORTED else "red"
+            out.print(f"[{style}]{result.outcome.value:>13}[/{style}]  {scenario.name}", highlight=False)
+        print_results(out, results, dept.pacs.describe())
+        if report is not None:
+            path = write_report(build_report(results, dept), report)
+            out.print(f"report: {path}", highlight=False)
+    if any(r.outcome in (Outcome.FAILED, Outcome.ERROR) for r in results):
+        raise typer.Exit(1)
+
+
+# -- serve -----------------------------------------------------------------------------------------------------
+
+
+def _wait_for_signal(what: str, endpoint: Endpoint, stop: Callable[[], None]) -> None:
+    done = threading.Event()
+
+    def _handler(signum: int, frame: object) -> None:
+        done.set()
+
+    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    out.print(f"{what} listening as {endpoint} (Ctrl-C stops)", highlight=False)
+    sys.stdout.flush()
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        stop()
+        out.print(f"{what} stopped", highlight=False)
+
+
+def _check_port(port: int) -> int:
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port {port} is out of range 0-65535")
+    return port
+
+
+@serve_app.command("archive")
+@friendly
+def serve_archive(
+    aet: Annotated[str, typer.Option(help="AE title the archive answers to.")] = "RADSIM_PACS",
+    port: Annotated[int, typer.Option(help="DICOM port (0 = allocate a free one).")] = 11112,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    data: Annotated[Path, typer.Option(help="Folder for the files and the SQLite index.")] = Path("radsim-archive"),
+    peer: Annotated[list[str] | None, typer.Option(
+        help="A C-MOVE destination as AET@HOST:PORT (repeatable).")] = None,
+) -> None:
+    """The embedded archive as a standalone Storage and Query/Retrieve SCP."""
+    from simulator.nodes.archive import EmbeddedArchive
+
+    peers = {e.ae_title: e for e in (Endpoint.parse(p) for p in peer or [])}
+    archive = EmbeddedArchive(data, ae_title=_ae(aet), peers=peers)
+    endpoint = archive.start(host, _check_port(port))
+    _wait_for_signal("archive", endpoint, archive.stop)
+
+
+@serve_app.command("qa")
+@friendly
+def serve_qa(
+    forward: Annotated[str, typer.Option(help="Where accepted instances go, as AET@HOST:PORT.")],
+    aet: Annotated[str, typer.Option(help="AE title the QA node answers to.")] = "RADSIM_QA",
+    port: Annotated[int, typer.Option(help="DICOM port (0 = allocate a free one).")] = 11113,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    data: Annotated[Path, typer.Option(help="Folder for the forwarding queue.")] = Path("radsim-qa"),
+) -> None:
+    """The QA node standalone: checks each instance, answers failures, forwards the accepted ones."""
+    from simulator.nodes.qa import QANode
+
+    destination = Endpoint.parse(forward)
+    node = QANode(data, ae_title=_ae(aet), forward_to=destination)
+    endpoint = node.start(host, _check_port(port))
+    _wait_for_signal(f"QA node (forwarding to {destination})", endpoint, node.stop)
+
+
+def _ae(title: str) -> str:
+    try:
+        return NodeConfig(name="X", role=Role.QA, ae_title=title).ae_title
+    except ValueError as exc:
+        raise ConfigError(str(exc).splitlines()[-1].strip()) from None
+
+
+# -- generate --------------------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write DICOM files into.")],
+    modality: Annotated[str, typer.Option(help="Modality code (CT).")] = "CT",
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same bytes.")] = 0,
+    series: Annotated[int, typer.Option(min=1, help="Series per study.")] = 1,
+    instances: Annotated[int, typer.Option(min=1, help="Instances per series.")] = 20,
+    rows: Annotated[int, typer.Option(min=8, help="Rows per image.")] = 512,
+    columns: Annotated[int, typer.Option(min=8, help="Columns per image.")] = 512,
+) -> None:
+    """Write a synthetic study as DICOM Part 10 files."""
+    from simulator.synth import build_ct_study
+
+    if modality.upper() != "CT":
+        raise ConfigError(f"modality '{modality}' is not available yet (available: CT)")
+    started = time.monotonic()
+    study = build_ct_study(seed, series=series, instances=instances, rows=rows, columns=columns)
+    paths = study.write(out_dir)
+    size = sum(p.stat().st_size for p in paths)
+    out.print(f"{len(paths)} files, {size / 1e6:.1f} MB in {out_dir} ({time.monotonic() - started:.2f}s); "
+              f"study {study.study_instance_uid}", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The JSON report: results, the department, and every journalled exchange with its timing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from simulator import __version__
+from simulator.department import Department
+from simulator.scenario import ScenarioResult
+
+
+def build_report(results: Sequence[ScenarioResult], department: Department) -> dict[str, Any]:
+    journal = department.journal.to_list()
+    return {
+        "radsim": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "pacs": department.pacs.describe(),
+        "department": department.config.model_dump(mode="json"),
+        "results": [
+            {**r.to_dict(), "journal": journal[r.journal_from:r.journal_to]} for r in results
+        ],
+        "summary": department.journal.summary(),
+    }
+
+
+def write_report(report: dict[str, Any], directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "report.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
+    return path
