@@ -172,10 +172,10 @@ def run(
         raise ConfigError(f"no scenario files (*.yaml) under {', '.join(str(p) for p in paths or [DEFAULT_SCENARIOS])}")
     scenarios = [load_scenario(path) for path in files]  # every file is checked before anything starts
     if config.pacs.backend == "remote":
-        err.print(f"Before C-MOVE can work, register these AEs at the PACS {config.pacs.ae_title}@"
+        out.print(f"Before C-MOVE can work, register these AEs at the PACS {config.pacs.ae_title}@"
                   f"{config.pacs.host}:{config.pacs.port}:", highlight=False)
         for line in _registration_lines(config):
-            err.print(line, highlight=False)
+            out.print(line, highlight=False)
     with Department(config) as dept:
         out.print(f"department '{config.name}' up; PACS: {dept.pacs.describe()}", highlight=False)
         results = []

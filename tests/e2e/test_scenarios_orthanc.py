@@ -1,0 +1,60 @@
+"""Every shipped scenario against a real Orthanc, through our QA node and workstation.
+
+This is also the proof that our workstation queries (C-FIND) and retrieves (C-MOVE, C-GET) from Orthanc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simulator.config import default_department
+from simulator.department import Department
+from simulator.scenario import Outcome, discover, load_scenario, run_scenario
+from tests.conftest import require_binary
+
+CATALOG = Path(__file__).resolve().parents[2] / "scenarios"
+pytestmark = pytest.mark.orthanc
+
+
+@pytest.fixture(scope="module")
+def orthanc_department() -> Iterator[Department]:
+    require_binary("Orthanc", "orthanc")
+    config = default_department()
+    config = config.with_pacs(config.pacs.model_copy(update={"backend": "orthanc"}))
+    department = Department(config).start()
+    try:
+        yield department
+    finally:
+        department.stop(timeout=20)
+
+
+@pytest.mark.parametrize("path", discover([CATALOG]), ids=lambda p: p.stem)
+def test_shipped_scenario_passes_on_orthanc(orthanc_department: Department, path: Path) -> None:
+    orthanc_department.reset()
+    result = run_scenario(load_scenario(path), orthanc_department)
+    assert result.outcome in (Outcome.PASSED, Outcome.NOT_SUPPORTED), result.transcript()
+    assert "Orthanc" in orthanc_department.pacs.describe()
+
+
+def test_workstation_retrieves_from_orthanc(orthanc_department: Department) -> None:
+    from simulator.synth import build_ct_study
+
+    orthanc_department.reset()
+    study = build_ct_study(33, series=1, instances=4, rows=32, columns=32)
+    pacs = orthanc_department.pacs.endpoint
+    modality = orthanc_department.modality("CT1")
+    assert {o.status for o in modality.store(study.datasets, pacs)} == {0}
+    ws = orthanc_department.workstation("WS1")
+    (hit,) = ws.find(pacs, "STUDY", {"StudyInstanceUID": study.study_instance_uid,
+                                     "NumberOfStudyRelatedInstances": ""})
+    assert int(hit.NumberOfStudyRelatedInstances) == 4
+    moved = ws.move(pacs, "STUDY", {"StudyInstanceUID": study.study_instance_uid})
+    assert (moved.status, moved.completed) == (0, 4)
+    assert ws.compare(study.datasets) == []
+    ws.clear()
+    got = ws.get(pacs, "STUDY", {"StudyInstanceUID": study.study_instance_uid})
+    assert (got.status, got.completed) == (0, 4)
+    assert ws.compare(study.datasets) == []

@@ -1,0 +1,151 @@
+"""The radsim command as a user runs it: exit codes and one clear line for each kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simulator.config import Endpoint
+from simulator.errors import NetworkError
+from simulator.net import DicomClient
+from simulator.net.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+RADSIM = [sys.executable, "-m", "simulator.cli"]
+
+
+def radsim(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("RADSIM_DEBUG", None)
+    return subprocess.run([*RADSIM, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("error:"), result.stderr
+    return lines[0]
+
+
+def test_run_passes_the_echo_scenario_and_writes_a_report(tmp_path: Path) -> None:
+    result = radsim("run", "scenarios/conformance/echo-every-node.yaml", "--report", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    (entry,) = report["results"]
+    assert entry["outcome"] == "passed"
+    assert any(row["kind"] == "C-ECHO" for row in entry["journal"])
+
+
+def test_failing_scenario_exits_1_and_shows_the_transcript(tmp_path: Path) -> None:
+    bad = tmp_path / "scenarios" / "wrong.yaml"
+    bad.parent.mkdir()
+    bad.write_text("name: wrong expectation\nsteps:\n  - generate: {as: ct, instances: 2, rows: 16, columns: 16}\n"
+                   "  - store: {study: ct, from: CT1, to: QA, expect: failure}\n")
+    result = radsim("run", str(bad))
+    assert result.returncode == 1
+    assert "expected failure, got 0x0000" in result.stdout
+
+
+def test_invalid_yaml_names_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nsteps:\n  - echo: {from: CT1, to: [QA]}\n  - generate: {as: ct, instances: many}\n")
+    line = one_error_line(radsim("run", str(bad)))
+    assert f"{bad}:4" in line and "steps.1.generate.instances" in line
+
+
+def test_unknown_backend() -> None:
+    line = one_error_line(radsim("run", "--pacs", "pacsman"))
+    assert "pacsman" in line and "embedded, orthanc, remote" in line
+
+
+def test_nonexistent_scenario_path() -> None:
+    line = one_error_line(radsim("run", "no/such/place"))
+    assert "no/such/place" in line
+
+
+def test_port_in_use() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        line = one_error_line(radsim("run", "scenarios/conformance/echo-every-node.yaml", "--qa-port", str(port)))
+    assert str(port) in line and "already in use" in line
+
+
+def test_unreachable_remote_pacs_names_ae_host_and_port() -> None:
+    port = free_port()
+    result = radsim("run", "--pacs", "remote", "--pacs-aet", "FARPACS", "--pacs-host", "127.0.0.1",
+                    "--pacs-port", str(port), "--ws-port", str(free_port()), "--qa-port", str(free_port()))
+    line = one_error_line(result)
+    assert "FARPACS" in line and f"127.0.0.1:{port}" in line
+    assert "register these AEs" in result.stdout  # what the user must configure at the PACS
+    assert "WS1" in result.stdout
+
+
+def test_remote_without_fixed_ports_says_which_flags() -> None:
+    line = one_error_line(radsim("run", "--pacs", "remote", "--pacs-port", "104"))
+    assert "--ws-port" in line and "--qa-port" in line
+
+
+def test_missing_orthanc_binary() -> None:
+    line = one_error_line(radsim("run", "--pacs", "orthanc", "--orthanc-binary", "/nonexistent/Orthanc"))
+    assert "orthanc" in line.lower() and "install" in line
+
+
+def test_generate_writes_readable_files(tmp_path: Path) -> None:
+    import pydicom
+
+    result = radsim("generate", "--out", str(tmp_path), "--seed", "3", "--instances", "2", "--rows", "16",
+                    "--columns", "16")
+    assert result.returncode == 0, result.stderr
+    files = sorted(tmp_path.rglob("*.dcm"))
+    assert len(files) == 2
+    assert pydicom.dcmread(files[0]).Modality == "CT"
+
+
+def test_serve_archive_answers_echo_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen([*RADSIM, "serve", "archive", "--aet", "ARCH", "--port", str(port),
+                             "--data", str(tmp_path / "arc")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=ROOT)
+    try:
+        endpoint = Endpoint(ae_title="ARCH", host="127.0.0.1", port=port)
+        _wait_for_echo(endpoint, proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+
+
+def test_serve_qa_rejects_a_bad_forward_address() -> None:
+    line = one_error_line(radsim("serve", "qa", "--forward", "not-an-address"))
+    assert "AET@HOST:PORT" in line
+
+
+def _wait_for_echo(endpoint: Endpoint, proc: subprocess.Popen[str], timeout: float = 20) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    client = DicomClient("PROBE", node="probe")
+    while True:
+        try:
+            client.echo(endpoint)
+            return
+        except NetworkError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out, err = proc.communicate(timeout=5)
+                pytest.fail(f"radsim serve did not answer C-ECHO: {err}")
+            time.sleep(0.1)

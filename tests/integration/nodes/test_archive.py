@@ -1,0 +1,115 @@
+"""The embedded archive over real sockets: storage, query levels, C-MOVE and C-GET with their counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.config import Endpoint
+from simulator.errors import DimseFailure
+from simulator.journal import Journal
+from simulator.net import DicomClient
+from simulator.nodes.archive import ArchiveIndex, EmbeddedArchive
+from simulator.nodes.workstation import Workstation, identifier
+from simulator.synth import Study
+
+
+@pytest.fixture
+def stored(archive_endpoint: Endpoint, small_study: Study) -> Study:
+    outcomes = DicomClient("CT1", node="CT1").store(archive_endpoint, small_study.datasets)
+    assert all(o.status == 0 for o in outcomes)
+    return small_study
+
+
+def test_acknowledged_instances_are_on_disk_and_survive_a_restart(tmp_path: Path, journal: Journal,
+                                                                   small_study: Study) -> None:
+    data = tmp_path / "arc"
+    archive = EmbeddedArchive(data, journal=journal)
+    endpoint = archive.start()
+    try:
+        DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets)
+    finally:
+        archive.stop(timeout=10)
+    reopened = ArchiveIndex(data)
+    try:
+        assert reopened.sop_instance_uids(small_study.study_instance_uid) == set(small_study.sop_instance_uids)
+        held = reopened.get(small_study.sop_instance_uids[0])
+        assert held is not None and held.path.is_file()
+    finally:
+        reopened.close()
+
+
+def test_duplicate_store_is_idempotent(archive: EmbeddedArchive, archive_endpoint: Endpoint, stored: Study) -> None:
+    again = DicomClient("CT1", node="CT1").store(archive_endpoint, stored.datasets[:1])
+    assert again[0].status == 0
+    assert again[0].comment is not None and "duplicate" in again[0].comment
+    assert len(archive.index.sop_instance_uids()) == len(stored)
+
+
+@pytest.mark.parametrize(("model", "level", "keys", "expected"), [
+    ("patient", "PATIENT", {"PatientID": "{pid}"}, 1),
+    ("patient", "STUDY", {"PatientID": "{pid}", "StudyInstanceUID": ""}, 1),
+    ("study", "STUDY", {"StudyInstanceUID": "{study}"}, 1),
+    ("study", "SERIES", {"StudyInstanceUID": "{study}", "SeriesInstanceUID": ""}, 2),
+    ("study", "IMAGE", {"StudyInstanceUID": "{study}", "SOPInstanceUID": ""}, 6),
+    ("study", "STUDY", {"PatientID": "NOBODY"}, 0),
+])
+def test_find_at_every_level(workstation: Workstation, archive_endpoint: Endpoint, stored: Study, model: str,
+                             level: str, keys: dict[str, str], expected: int) -> None:
+    filled = {k: v.format(pid=stored.patient_id, study=stored.study_instance_uid) for k, v in keys.items()}
+    matches = workstation.find(archive_endpoint, level, filled, model=model)
+    assert len(matches) == expected
+    assert all(str(m.QueryRetrieveLevel) == level for m in matches)
+
+
+def test_study_counts_are_returned(workstation: Workstation, archive_endpoint: Endpoint, stored: Study) -> None:
+    (match,) = workstation.find(archive_endpoint, "STUDY", {
+        "StudyInstanceUID": stored.study_instance_uid, "NumberOfStudyRelatedInstances": "",
+        "NumberOfStudyRelatedSeries": "", "ModalitiesInStudy": "", "PatientName": "",
+    })
+    assert int(match.NumberOfStudyRelatedInstances) == 6
+    assert int(match.NumberOfStudyRelatedSeries) == 2
+    assert match.ModalitiesInStudy == "CT"
+    assert str(match.PatientName) == str(stored.datasets[0].PatientName)
+
+
+def test_patient_level_is_refused_in_study_root(workstation: Workstation, archive_endpoint: Endpoint) -> None:
+    with pytest.raises(DimseFailure) as info:
+        workstation.find(archive_endpoint, "PATIENT", {"PatientID": "X"}, model="study")
+    assert info.value.status == 0xA900
+
+
+def test_move_delivers_every_instance_once_with_counts(workstation: Workstation, archive_endpoint: Endpoint,
+                                                       stored: Study) -> None:
+    outcome = workstation.move(archive_endpoint, "STUDY", {"StudyInstanceUID": stored.study_instance_uid})
+    assert (outcome.status, outcome.completed, outcome.failed, outcome.warning) == (0, 6, 0, 0)
+    assert workstation.compare(stored.datasets) == []
+
+
+def test_move_of_one_series(workstation: Workstation, archive_endpoint: Endpoint, stored: Study) -> None:
+    series = stored.series_instance_uids[1]
+    outcome = workstation.move(archive_endpoint, "SERIES",
+                               {"StudyInstanceUID": stored.study_instance_uid, "SeriesInstanceUID": series})
+    assert outcome.completed == 3
+    assert {str(ds.SeriesInstanceUID) for ds in workstation.received.values()} == {series}
+
+
+def test_move_to_unknown_destination_is_0xA801_and_says_what_to_register(archive_endpoint: Endpoint,
+                                                                          stored: Study) -> None:
+    client = DicomClient("WS1", node="WS1")
+    with pytest.raises(DimseFailure) as info:
+        client.move(archive_endpoint, identifier("STUDY", {"StudyInstanceUID": stored.study_instance_uid}), "GHOST")
+    assert info.value.status == 0xA801
+    assert "GHOST" in str(info.value) and "register" in str(info.value)
+
+
+def test_get_returns_identical_instances(workstation: Workstation, archive_endpoint: Endpoint, stored: Study) -> None:
+    outcome = workstation.get(archive_endpoint, "STUDY", {"StudyInstanceUID": stored.study_instance_uid})
+    assert (outcome.status, outcome.completed, len(outcome.received)) == (0, 6, 6)
+    assert workstation.compare(stored.datasets) == []
+
+
+def test_retrieve_of_unknown_study_completes_nothing(workstation: Workstation, archive_endpoint: Endpoint) -> None:
+    outcome = workstation.get(archive_endpoint, "STUDY", {"StudyInstanceUID": "1.2.3.4"})
+    assert (outcome.status, outcome.completed, outcome.failed) == (0, 0, 0)
