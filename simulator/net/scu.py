@@ -280,9 +280,18 @@ class DicomClient:
         sop_class = _model_uid(model, "C-MOVE")
         with self.associate(peer, [_context(sop_class)], purpose="C-MOVE") as (assoc, _):
             started = time.time()
-            outcome = self._collect_retrieve(
-                "C-MOVE", peer, assoc.send_c_move(identifier, destination_ae, sop_class), assoc, cancel_after
-            )
+            try:
+                outcome = self._collect_retrieve(
+                    "C-MOVE", peer, assoc.send_c_move(identifier, destination_ae, sop_class), assoc, cancel_after
+                )
+            except AssociationAborted as exc:
+                self._record("C-MOVE", peer, None, "aborted", started, detail={"destination": destination_ae})
+                raise AssociationAborted(
+                    peer.describe(), f"C-MOVE to '{destination_ae}'",
+                    f"some PACS (Orthanc among them) abort instead of answering 0xA801 when the move destination "
+                    f"is unknown: check that '{destination_ae}' is registered there with its host and port "
+                    f"({exc.operation})",
+                ) from None
             outcome.duration_s = time.time() - started
             self._record_retrieve(outcome, peer, started, {"destination": destination_ae, "model": model})
         self._raise_retrieve_failure(outcome, peer, destination_ae)
@@ -371,6 +380,9 @@ class DicomClient:
         if outcome.status == 0xA801 and destination:
             detail = (f"the PACS does not know move destination '{destination}' or cannot connect to it; "
                       f"register that AE (title, host, port) at the PACS; {detail}")
+        elif destination and outcome.completed == 0:
+            detail += (f"; if '{destination}' is not registered at the PACS as a move destination (AE title, host, "
+                       "port), register it: some PACS (Orthanc among them) answer that with a generic failure")
         raise DimseFailure(outcome.operation, outcome.status, outcome.meaning, peer=peer.describe(), detail=detail)
 
 

@@ -58,3 +58,20 @@ def test_workstation_retrieves_from_orthanc(orthanc_department: Department) -> N
     got = ws.get(pacs, "STUDY", {"StudyInstanceUID": study.study_instance_uid})
     assert (got.status, got.completed) == (0, 4)
     assert ws.compare(study.datasets) == []
+
+
+def test_move_to_an_unregistered_destination_says_to_register_it(orthanc_department: Department) -> None:
+    from simulator.errors import DimseFailure, NetworkError
+    from simulator.nodes.workstation import identifier
+    from simulator.synth import build_ct_study
+
+    orthanc_department.reset()
+    study = build_ct_study(34, series=1, instances=1, rows=16, columns=16)
+    pacs = orthanc_department.pacs.endpoint
+    orthanc_department.modality("CT1").store(study.datasets, pacs)
+    client = orthanc_department.workstation("WS1").client
+    with pytest.raises(NetworkError) as info:
+        client.move(pacs, identifier("STUDY", {"StudyInstanceUID": study.study_instance_uid}), "GHOST")
+    assert "GHOST" in str(info.value) and "regist" in str(info.value)
+    if isinstance(info.value, DimseFailure):
+        assert info.value.status != 0

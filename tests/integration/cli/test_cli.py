@@ -146,6 +146,6 @@ def _wait_for_echo(endpoint: Endpoint, proc: subprocess.Popen[str], timeout: flo
             return
         except NetworkError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                out, err = proc.communicate(timeout=5)
+                _, err = proc.communicate(timeout=5)
                 pytest.fail(f"radsim serve did not answer C-ECHO: {err}")
             time.sleep(0.1)
