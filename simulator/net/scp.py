@@ -30,11 +30,14 @@ from simulator.net.contexts import (
     storage_contexts_for_classes,
 )
 from simulator.net.status import CANCEL, PENDING, describe_status, is_failure, is_warning
+from simulator.net.transport import capped_handler
 
 LOG = logging.getLogger(__name__)
 
 # Our SCPs advertise this maximum PDU length (PS3.8 D.1); peers must not send larger P-DATA PDUs.
 DEFAULT_MAX_PDU = 262_144
+# A PDU longer than max(4 x the announced maximum, this) closes the connection (see net/transport.py).
+MIN_PDU_CAP = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -202,12 +205,16 @@ class DicomServer:
         if self._get is not None:
             handlers.append((evt.EVT_C_GET, self._on_get))
         try:
-            server = self.ae.start_server((host, port), block=False, evt_handlers=handlers)
+            server = self.ae.make_server(
+                (host, port), evt_handlers=handlers, server_class=ThreadedAssociationServer,
+                request_handler=capped_handler(max(4 * self.ae.maximum_pdu_size, MIN_PDU_CAP)),
+            )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(f"{self.node} ({self.ae_title})", host, port) from None
             raise
-        assert server is not None
+        self.ae._servers.append(server)  # as AE.start_server does; server.shutdown() removes it again
+        threading.Thread(target=server.serve_forever, daemon=True, name=f"scp-{self.node}").start()
         self._server = server
         bound_port = int(server.server_address[1])
         self.endpoint = Endpoint(ae_title=self.ae_title, host=host, port=bound_port)

@@ -113,3 +113,19 @@ def test_a_crashing_store_handler_still_answers_with_a_failure(journal: Journal,
         server.stop(timeout=10)
     assert outcomes[0].status == 0xC001
     assert outcomes[0].comment is not None and "boom" in outcomes[0].comment
+
+
+def test_a_forged_huge_pdu_closes_the_connection_and_the_server_keeps_serving(journal: Journal) -> None:
+    import struct
+
+    server = DicomServer("SCP", node="server", journal=journal)
+    endpoint = server.start()
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=10) as raw:
+            # An A-ASSOCIATE-RQ header announcing a 2 GiB PDU (PS3.8 9.3.2), with no body behind it.
+            raw.sendall(struct.pack(">BBL", 0x01, 0x00, 0x7FFF_FFFF))
+            raw.settimeout(10)
+            assert raw.recv(1) == b""  # the server closed the connection instead of waiting for 2 GiB
+        assert DicomClient("SCU", node="client").echo(endpoint) >= 0
+    finally:
+        server.stop(timeout=10)
