@@ -65,7 +65,7 @@ def describe_validation_error(exc: pydantic.ValidationError, source: str, lines:
     """Turn the first pydantic error into a ConfigError naming file, line and field (others are appended)."""
     errors = exc.errors(include_url=False)
     first = errors[0]
-    loc: LocPath = (*prefix, *(part for part in first["loc"] if not _is_union_tag(part)))
+    loc = _field_path(prefix, tuple(first["loc"]), lines, missing=first["type"] == "missing")
     field = ".".join(str(p) for p in loc) or None
     message = str(first["msg"])
     if len(errors) > 1:
@@ -73,9 +73,18 @@ def describe_validation_error(exc: pydantic.ValidationError, source: str, lines:
     return ConfigError(message, source=source, line=line_for(lines, loc), field=field)
 
 
-def _is_union_tag(part: object) -> bool:
-    # pydantic inserts the model/function name of a union member into the location; it is not a field.
-    return isinstance(part, str) and (part.startswith("function-") or part[:1].isupper())
+def _field_path(prefix: LocPath, loc: LocPath, lines: dict[LocPath, int], *, missing: bool) -> LocPath:
+    """The part of pydantic's location that names fields in the file.
+
+    pydantic inserts union member tags (``int``, ``literal['a','b']``, model names) into locations; a part is
+    kept when the file has it at that path, or when it is the absent field a "missing" error names.
+    """
+    path: LocPath = prefix
+    for index, part in enumerate(loc):
+        candidate = (*path, part)
+        if candidate in lines or (missing and index == len(loc) - 1):
+            path = candidate
+    return path
 
 
 def load_model(path: Path, model: type[ModelT]) -> ModelT:

@@ -33,8 +33,8 @@ def is_success(status: int) -> bool:
 
 
 def is_warning(status: int) -> bool:
-    """PS3.7 C.3: 0x0001 and 0xBxxx are warnings."""
-    return status == 0x0001 or (status & 0xF000) == 0xB000
+    """PS3.7 C.3/C.4: 0x0001, 0x0107, 0x0116 and 0xBxxx are warnings."""
+    return status in (0x0001, 0x0107, 0x0116) or (status & 0xF000) == 0xB000
 
 
 def is_failure(status: int) -> bool:

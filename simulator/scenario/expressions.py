@@ -16,6 +16,7 @@ from simulator.errors import HarnessError
 from simulator.synth.study import Study
 
 _TOKEN = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.\[\]]*)\}")
 
 
@@ -25,9 +26,11 @@ class ExpressionError(HarnessError):
 
 def evaluate(path: str, variables: Mapping[str, Any]) -> Any:
     """The value ``path`` designates; ExpressionError naming the missing part otherwise."""
-    tokens = list(_TOKEN.finditer(path.strip()))
-    if not tokens or tokens[0].group(1) is None or tokens[0].start() != 0:
-        raise ExpressionError(f"'{path}' must start with a variable name")
+    text = path.strip()
+    if not _PATH.fullmatch(text):
+        raise ExpressionError(f"'{path}' is not a path: it must start with a variable name, then .Attribute or [0] "
+                              "parts")
+    tokens = list(_TOKEN.finditer(text))
     name = tokens[0].group(1)
     if name not in variables:
         known = ", ".join(sorted(variables)) or "none yet"

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from pydicom.uid import UID, generate_uid
+import uuid
+
+from pydicom.uid import UID
 
 # A 2.25 (UUID-derived) root is valid without a registered organisation root (PS3.5 B.2).
 ROOT = "2.25."
+_NAMESPACE = uuid.UUID("5b0f7a52-3c1e-4d7e-9a0a-6f3d2c1b9e80")
 
 
 def derive_uid(*parts: object) -> UID:
-    """A UID derived from ``parts`` (seed first); stable across runs and machines."""
-    return generate_uid(prefix=None, entropy_srcs=[str(p) for p in parts])
+    """A UID derived from ``parts`` (seed first); stable across runs and machines.
+
+    A name-based UUID (RFC 4122 version 5) of the parts, joined with a separator so that ("a", 1, 12) and
+    ("a", 11, 2) differ, written as a 2.25 UID (PS3.5 B.2).
+    """
+    name = "\x1f".join(str(p) for p in parts)
+    return UID(ROOT + str(uuid.uuid5(_NAMESPACE, name).int))
 
 
 def is_valid_uid(value: str) -> bool:

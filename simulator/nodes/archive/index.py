@@ -19,6 +19,8 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.filereader import dcmread
 
+from simulator.synth.uids import is_valid_uid
+
 # Query keys the index holds, per level: DICOM keyword -> (column, VR). PS3.4 C.6.1.1 / C.6.2.1.
 LEVEL_KEYS: dict[str, dict[str, tuple[str, str]]] = {
     "PATIENT": {
@@ -88,6 +90,10 @@ def _text(ds: Dataset, keyword: str) -> str:
     return str(value)
 
 
+def _casefold(value: str | None) -> str | None:
+    return value.casefold() if isinstance(value, str) else value
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -107,6 +113,8 @@ class ArchiveIndex:
         self._db = sqlite3.connect(root / "index.sqlite", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        # SQLite's lower() folds ASCII only; person names are matched with Python's full case folding.
+        self._db.create_function("casefold", 1, _casefold, deterministic=True)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -201,6 +209,8 @@ class ArchiveIndex:
 
 
 def _safe(uid: str) -> str:
-    """UIDs are digits and dots; anything else (a defective UID) is replaced so it cannot escape the folder."""
-    cleaned = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in uid)
-    return cleaned.strip(".") or "unknown"
+    """A file name for ``uid``: the UID itself when valid (PS3.5 9.1), else a digest so that a defective UID can
+    neither escape the folder nor collide with another one."""
+    if is_valid_uid(uid):
+        return uid
+    return "invalid-" + hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:32]

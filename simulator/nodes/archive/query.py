@@ -85,6 +85,8 @@ def _match_clause(column: str, vr: str, text: str, params: list[object]) -> str:
         return f"{column} IN ({', '.join('?' for _ in uids)})"  # list of UID matching, C.2.2.2.2
     if vr in ("DA", "TM") and "-" in text:
         low, _, high = text.partition("-")  # range matching, C.2.2.2.5
+        if not low and not high:
+            return ""
         parts = []
         if low:
             parts.append(f"{column} >= ?")
@@ -96,13 +98,14 @@ def _match_clause(column: str, vr: str, text: str, params: list[object]) -> str:
     if "*" in text or "?" in text:  # wildcard matching, C.2.2.2.4
         pattern = "".join("[[]" if ch == "[" else "[]]" if ch == "]" else ch for ch in text)
         if vr == "PN":
-            params.append(pattern.lower())
-            return f"lower({column}) GLOB ?"
+            params.append(pattern.casefold())
+            return f"casefold({column}) GLOB ?"
         params.append(pattern)
         return f"{column} GLOB ?"
-    params.append(text)  # single value matching, C.2.2.2.1
-    if vr == "PN":
-        return f"lower({column}) = lower(?)"
+    if vr == "PN":  # single value matching, C.2.2.2.1; casefold() is registered by ArchiveIndex
+        params.append(text.casefold())
+        return f"casefold({column}) = ?"
+    params.append(text)
     return f"{column} = ?"
 
 

@@ -82,9 +82,6 @@ def test_failure_category_of_pynetdicom_is_a_failure_here(status: int) -> None:
         assert not is_failure(status)
 
 
-@pytest.mark.xfail(strict=True, reason="is_warning ignores the PS3.7 C.4 warning codes 0x0107 and 0x0116; "
-                                       "is_failure then calls them failures although describe_status and "
-                                       "pynetdicom both classify them as warnings")
 @pytest.mark.parametrize("status", [0x0107, 0x0116])
 def test_attribute_list_and_value_out_of_range_are_warnings(status: int) -> None:
     assert code_to_category(status) == "Warning"

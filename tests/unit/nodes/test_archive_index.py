@@ -159,9 +159,6 @@ def test_uid_with_path_characters_cannot_escape(index: ArchiveIndex, studies: li
     assert [p.resolve() for p in _dcm_files(index.root.parent)] == [stored.path.resolve()]
 
 
-@pytest.mark.xfail(strict=True, reason="index.py _safe() maps distinct UIDs to one file name ('1.2.3' and "
-                                       "'1.2.3.' both become '1.2.3.dcm'; '1/2' and '1_2' both '1_2.dcm'); the "
-                                       "second add overwrites the first instance's file under its committed row")
 @pytest.mark.parametrize(("first_uid", "second_uid"), [
     ("1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.1."),
     ("1.2.826.0.1.3680043.8.498.1_9", "1.2.826.0.1.3680043.8.498.1/9"),
