@@ -11,8 +11,9 @@ GIL), optionally also in-process (``--in-process-embedded``: how radsim's depart
 (``simulator.pacs.orthanc.OrthancBackend``). The PACS is wiped before every run and the stored instance count is
 checked after it. Each figure is the median of ``--repeat`` runs; the senders take turns within a repeat.
 
-``--profile DIR`` instead runs one radsim sender (datasets, 1 association) against the embedded archive under
-cProfile, in both processes and in every thread, and prints the hotspots of the send and the receive path.
+``--profile DIR`` instead runs one radsim sender (datasets, 1 association) against the embedded archive: wall and
+CPU time of both processes, then one run under cProfile (thread CPU time, every thread of both processes), and
+prints the hotspots of the send and the receive path (``DIR/send.pstats``, ``DIR/receive.pstats``).
 
 All traffic stays on 127.0.0.1; every server is stopped in a ``finally``. Run from the repository root::
 
@@ -29,6 +30,7 @@ import multiprocessing.connection
 import os
 import platform
 import pstats
+import resource
 import shutil
 import statistics
 import subprocess
@@ -36,8 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -96,6 +97,9 @@ def _serve_embedded(conn: multiprocessing.connection.Connection, data_dir: str) 
             if command == "wipe":
                 archive.index.wipe()
                 conn.send(None)
+            elif command == "cpu":
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                conn.send(usage.ru_utime + usage.ru_stime)
             elif command == "count":
                 conn.send(len(archive.index.sop_instance_uids()))
             elif command == "profile-start":
@@ -124,10 +128,15 @@ class EmbeddedChild:
                                     name="embedded-archive", daemon=True)
         self._process.start()
         child_conn.close()
-        if not self._conn.poll(60):
+        try:
+            if not self._conn.poll(60):
+                raise EOFError
+            port = int(self._conn.recv())
+        except (EOFError, OSError):
             self.stop()
-            raise BenchError("the embedded archive child process did not report its port within 60 s")
-        self.endpoint = Endpoint(ae_title=PACS_AE, host=HOST, port=int(self._conn.recv()))
+            raise BenchError("the embedded archive child process did not report its port within 60 s "
+                             f"(exit code {self._process.exitcode})") from None
+        self.endpoint = Endpoint(ae_title=PACS_AE, host=HOST, port=port)
 
     def call(self, command: str, arg: Any = None) -> Any:
         self._conn.send((command, arg))
@@ -239,7 +248,7 @@ class Result:
     instances: int
     nbytes: int
     runs_s: list[float] = field(default_factory=list)
-    error: str | None = None
+    errors: list[str] = field(default_factory=list)
     ratio_to_storescu: float | None = None
 
     @property
@@ -261,7 +270,7 @@ class Result:
             "pacs": self.pacs, "sender": self.sender, "instances": self.instances, "bytes": self.nbytes,
             "runs_s": [round(r, 4) for r in self.runs_s], "median_s": _round(self.median_s),
             "mb_per_s": _round(self.mb_per_s), "instances_per_s": _round(self.instances_per_s),
-            "ratio_to_storescu": _round(self.ratio_to_storescu), "error": self.error,
+            "ratio_to_storescu": _round(self.ratio_to_storescu), "errors": self.errors,
         }
 
 
@@ -274,8 +283,6 @@ def measure(target: Target, senders: Sequence[Sender], *, instances: int, nbytes
     for rep in range(1, repeat + 1):
         for sender in senders:
             result = results[sender.name]
-            if result.error:
-                continue
             target.wipe()
             if target.count() != 0:
                 raise BenchError(f"{target.name} still holds instances after wipe")
@@ -286,9 +293,10 @@ def measure(target: Target, senders: Sequence[Sender], *, instances: int, nbytes
                 held = target.count()
                 if held != instances:
                     raise BenchError(f"{target.name} holds {held} instances after the run, expected {instances}")
-            except Exception as exc:  # a bench reports a broken sender and carries on with the others
-                result.error = f"{type(exc).__name__}: {exc}"
-                print(f"  {target.name:<22} {sender.name:<22} run {rep}: FAILED {result.error}", flush=True)
+            except Exception as exc:  # a bench reports a failed run and carries on
+                error = f"run {rep} failed after {time.perf_counter() - started:.1f} s: {type(exc).__name__}: {exc}"
+                result.errors.append(error)
+                print(f"  {target.name:<22} {sender.name:<22} {error}", flush=True)
                 continue
             result.runs_s.append(elapsed)
             print(f"  {target.name:<22} {sender.name:<22} run {rep}: {elapsed:6.2f} s "
@@ -308,12 +316,13 @@ def print_table(results: Sequence[Result]) -> None:
     print(header)
     print("-" * len(header))
     for r in results:
-        if r.error or r.median_s is None:
-            print(f"{r.pacs:<22} {r.sender:<22} FAILED: {r.error}")
+        if r.median_s is None or r.mb_per_s is None or r.instances_per_s is None:
+            print(f"{r.pacs:<22} {r.sender:<22} every run failed: {r.errors[-1] if r.errors else '?'}")
             continue
         ratio = f"{r.ratio_to_storescu:.2f}" if r.ratio_to_storescu is not None else "-"
+        note = f"  ({len(r.errors)} of {len(r.errors) + len(r.runs_s)} runs failed)" if r.errors else ""
         print(f"{r.pacs:<22} {r.sender:<22} {r.mb_per_s:7.1f} {r.instances_per_s:7.1f} {r.median_s:9.2f} "
-              f"{ratio:>10}")
+              f"{ratio:>10}{note}")
 
 
 # -- profiling ----------------------------------------------------------------------------------------------------
@@ -323,28 +332,29 @@ class ThreadProfiler:
     """cProfile for the calling thread and for every thread started while it is active.
 
     pynetdicom does its work in its own threads (association reactor, DUL, per-connection server threads), which
-    a plain ``cProfile.Profile`` on the calling thread would not see.
+    a plain ``cProfile.Profile`` on the calling thread would not see. The clock is each thread's CPU time
+    (``time.thread_time``), so the figures show work done, not time spent polling or waiting for the peer.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._main = cProfile.Profile()
+        self._main = cProfile.Profile(time.thread_time)
         self.profiles: list[cProfile.Profile] = [self._main]
 
     def _hook(self, frame: FrameType, event: str, arg: Any) -> None:
         sys.setprofile(None)
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.thread_time)
         with self._lock:
             self.profiles.append(profile)
         profile.enable()
 
     def start(self) -> None:
-        threading.setprofile(self._hook)  # type: ignore[arg-type]
+        threading.setprofile(self._hook)
         self._main.enable()
 
     def stop(self) -> None:
         self._main.disable()
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
 
     def stats(self) -> pstats.Stats:
         stats = pstats.Stats(self._main)
@@ -356,37 +366,47 @@ class ThreadProfiler:
         return stats
 
 
-@contextmanager
-def profiled(out: Path) -> Iterator[ThreadProfiler]:
-    profiler = ThreadProfiler()
-    profiler.start()
-    try:
-        yield profiler
-    finally:
-        profiler.stop()
-        profiler.stats().dump_stats(str(out))
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_profile(out_dir: Path, datasets: Sequence[Dataset], data_dir: Path, top: int) -> None:
+    """One radsim sender run (datasets, 1 association) -> embedded archive child, CPU-profiled on both sides."""
     out_dir.mkdir(parents=True, exist_ok=True)
     send_file, recv_file = out_dir / "send.pstats", out_dir / "receive.pstats"
+    sender = radsim_sender(datasets, 1, "datasets")
     target = EmbeddedChild(data_dir)
     try:
         target.wipe()
-        radsim_sender(datasets, 1, "datasets").send(target.endpoint)  # warm-up, unprofiled
+        sender.send(target.endpoint)  # warm-up
+        print("unprofiled runs: wall time and CPU time of each process (user + system, all threads)")
+        for _ in range(2):
+            target.wipe()
+            cpu_send, cpu_recv = _cpu_seconds(), float(target.call("cpu"))
+            started = time.perf_counter()
+            sender.send(target.endpoint)
+            wall = time.perf_counter() - started
+            cpu_send, cpu_recv = _cpu_seconds() - cpu_send, float(target.call("cpu")) - cpu_recv
+            print(f"  wall {wall:.2f} s   sender CPU {cpu_send:.2f} s   archive CPU {cpu_recv:.2f} s")
         target.wipe()
         target.call("profile-start")
+        profiler = ThreadProfiler()
+        profiler.start()
         started = time.perf_counter()
-        with profiled(send_file):
-            radsim_sender(datasets, 1, "datasets").send(target.endpoint)
+        try:
+            sender.send(target.endpoint)
+        finally:
+            profiler.stop()
         elapsed = time.perf_counter() - started
+        profiler.stats().dump_stats(str(send_file))
         target.call("profile-stop", str(recv_file))
         if target.count() != len(datasets):
             raise BenchError("the profiled run did not store every instance")
     finally:
         target.stop()
     print(f"profiled run: radsim datasets x1 -> embedded (child process), {len(datasets)} instances, "
-          f"{elapsed:.2f} s under cProfile (all threads of both processes)")
+          f"{elapsed:.2f} s wall under cProfile; figures below are thread CPU seconds, all threads summed")
     for title, path in (("SEND path (radsim DicomClient.store)", send_file),
                         ("RECEIVE path (embedded archive)", recv_file)):
         for order in ("tottime", "cumulative"):
@@ -420,6 +440,7 @@ def machine_facts() -> dict[str, Any]:
         "cpus": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
         "python": platform.python_version(), "pydicom": pydicom.__version__, "pynetdicom": pynetdicom.__version__,
         "dcmtk": _tool_version([storescu, "--version"]) if storescu else None,
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -503,17 +524,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print_table(results)
         total = time.perf_counter() - started
-        print(f"\n{args.repeat} runs each, median shown; whole bench {total:.0f} s")
+        load = [round(x, 2) for x in os.getloadavg()]
+        print(f"\n{args.repeat} runs each, median shown; whole bench {total:.0f} s; "
+              f"load average at start {facts['loadavg_at_start']}, at end {load} (other work on the machine "
+              "skews the figures)")
         if args.json:
             payload = {
-                "machine": {**facts, "orthanc": orthanc_version},
+                "machine": {**facts, "orthanc": orthanc_version, "loadavg_at_end": load},
                 "config": {"instances": len(paths), "rows": 512, "columns": 512, "bytes": nbytes,
                            "repeat": args.repeat, "associations": args.associations},
                 "results": [r.to_dict() for r in results],
             }
             args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
             print(f"figures written to {args.json}")
-    return 0 if all(r.error is None for r in results) else 1
+    return 0 if all(not r.errors for r in results) else 1
 
 
 if __name__ == "__main__":

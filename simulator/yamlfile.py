@@ -87,18 +87,25 @@ def _field_path(prefix: LocPath, loc: LocPath, lines: dict[LocPath, int], *, mis
     return path
 
 
-def load_model(path: Path, model: type[ModelT]) -> ModelT:
-    """Read ``path`` and validate it as ``model``; every failure is a ConfigError with file and line."""
+def read_mapping(path: Path, what: str = "a mapping", kind: str = "file") -> tuple[dict[str, Any], dict[LocPath, int]]:
+    """Read a YAML file whose top level must be a mapping; return it with its line map."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("file not found", source=source) from None
+        raise ConfigError(f"{kind} not found", source=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read file: {exc}", source=source) from None
     data, lines = read_yaml(text, source)
     if not isinstance(data, dict):
-        raise ConfigError("expected a mapping at the top level", source=source, line=1)
+        raise ConfigError(f"expected {what} at the top level", source=source, line=1)
+    return data, lines
+
+
+def load_model(path: Path, model: type[ModelT]) -> ModelT:
+    """Read ``path`` and validate it as ``model``; every failure is a ConfigError with file and line."""
+    source = str(path)
+    data, lines = read_mapping(path)
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:

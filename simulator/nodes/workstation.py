@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 from simulator.config import Endpoint
 from simulator.journal import Journal
 from simulator.net import DicomClient, DicomServer, RetrieveOutcome, StoreReply, StoreRequest
+from simulator.nodes.listening import ListeningNode
 from simulator.synth.study import pixel_digest
 
 # Attributes whose values must survive storage and retrieval unchanged.
@@ -31,7 +32,7 @@ def identifier(level: str, keys: Mapping[str, object]) -> Dataset:
     return ds
 
 
-class Workstation:
+class Workstation(ListeningNode):
     """Its storage SCP keeps every instance it receives (by SOP Instance UID), counting duplicates."""
 
     def __init__(self, ae_title: str, *, node: str, journal: Journal | None = None) -> None:
@@ -43,16 +44,6 @@ class Workstation:
         self._lock = threading.Lock()
         self.received: dict[str, Dataset] = {}
         self.deliveries: Counter[str] = Counter()
-
-    @property
-    def endpoint(self) -> Endpoint | None:
-        return self._server.endpoint
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        return self._server.start(host, port)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._server.stop(timeout)
 
     def clear(self) -> None:
         with self._lock:

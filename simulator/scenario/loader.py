@@ -11,7 +11,7 @@ import pydantic
 from simulator.errors import ConfigError
 from simulator.scenario.model import Scenario, Step
 from simulator.scenario.steps import REGISTRY
-from simulator.yamlfile import LocPath, describe_validation_error, line_for, read_yaml
+from simulator.yamlfile import LocPath, describe_validation_error, line_for, read_mapping
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -19,15 +19,7 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 def load_scenario(path: Path) -> Scenario:
     """Read and validate one scenario file."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("scenario file not found", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read scenario: {exc}", source=source) from None
-    data, lines = read_yaml(text, source)
-    if not isinstance(data, dict):
-        raise ConfigError("a scenario is a mapping with 'name' and 'steps'", source=source, line=1)
+    data, lines = read_mapping(path, "a scenario mapping with 'name' and 'steps'", "scenario file")
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise ConfigError("'steps' must be a non-empty list", source=source,

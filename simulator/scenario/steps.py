@@ -294,31 +294,34 @@ def _check_outcome(outcome: RetrieveOutcome, study: Study, args: RetrieveArgs) -
             f"{outcome.failed} failed, {outcome.warning} warning in {outcome.duration_s:.2f}s")
 
 
-@step("move", RetrieveArgs, "C-MOVE a study from the PACS to a workstation; check the sub-operation counts")
-def run_move(ctx: RunContext, args: RetrieveArgs) -> str:
+def _retrieve(ctx: RunContext, args: RetrieveArgs, capability: Capability) -> str:
     study = ctx.study(args.study)
     ws = ctx.department.workstation(args.from_ or _first(ctx.department.workstations, "workstation"))
-    if Capability.MOVE not in ctx.department.pacs.capabilities:
-        raise NotSupported(f"{ctx.department.pacs.name} does not support C-MOVE")
-    destination = ctx.department.config.node(args.destination).ae_title if args.destination else None
-    outcome = ws.move(ctx.department.pacs.endpoint, args.level, _retrieve_keys(study, args.level, args.model),
-                      model=args.model, destination_ae=destination)
+    operation = "C-MOVE" if capability is Capability.MOVE else "C-GET"
+    if capability not in ctx.department.pacs.capabilities:
+        raise NotSupported(f"{ctx.department.pacs.name} does not support {operation}")
+    keys = _retrieve_keys(study, args.level, args.model)
+    if args.destination and capability is not Capability.MOVE:
+        raise ConfigError("'destination' applies to move only; C-GET always retrieves into the requesting node")
+    if capability is Capability.MOVE:
+        destination = ctx.department.config.node(args.destination).ae_title if args.destination else None
+        outcome = ws.move(ctx.department.pacs.endpoint, args.level, keys, model=args.model,
+                          destination_ae=destination)
+    else:
+        outcome = ws.get(ctx.department.pacs.endpoint, args.level, keys, model=args.model)
     if args.as_:
         ctx.variables[args.as_] = outcome
     return _check_outcome(outcome, study, args)
+
+
+@step("move", RetrieveArgs, "C-MOVE a study from the PACS to a workstation; check the sub-operation counts")
+def run_move(ctx: RunContext, args: RetrieveArgs) -> str:
+    return _retrieve(ctx, args, Capability.MOVE)
 
 
 @step("get", RetrieveArgs, "C-GET a study from the PACS into a workstation; check the sub-operation counts")
 def run_get(ctx: RunContext, args: RetrieveArgs) -> str:
-    study = ctx.study(args.study)
-    ws = ctx.department.workstation(args.from_ or _first(ctx.department.workstations, "workstation"))
-    if Capability.GET not in ctx.department.pacs.capabilities:
-        raise NotSupported(f"{ctx.department.pacs.name} does not support C-GET")
-    outcome = ws.get(ctx.department.pacs.endpoint, args.level, _retrieve_keys(study, args.level, args.model),
-                     model=args.model)
-    if args.as_:
-        ctx.variables[args.as_] = outcome
-    return _check_outcome(outcome, study, args)
+    return _retrieve(ctx, args, Capability.GET)
 
 
 # -- verification ----------------------------------------------------------------------------------------------

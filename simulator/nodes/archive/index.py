@@ -6,7 +6,6 @@ A file is fsynced and renamed into place, and its index row committed, before th
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.filereader import dcmread
 
-from simulator.synth.uids import is_valid_uid
+from simulator.nodes.durable import uid_file_stem, write_durably
 
 # Query keys the index holds, per level: DICOM keyword -> (column, VR). PS3.4 C.6.1.1 / C.6.2.1.
 LEVEL_KEYS: dict[str, dict[str, tuple[str, str]]] = {
@@ -94,14 +93,6 @@ def _casefold(value: str | None) -> str | None:
     return value.casefold() if isinstance(value, str) else value
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ArchiveIndex:
     """Files under ``root/files`` and their index in ``root/index.sqlite`` (WAL, synchronous=FULL)."""
 
@@ -145,16 +136,11 @@ class ArchiveIndex:
         existing = self.get(uid)
         if existing is not None:
             return existing, False
-        folder = self.files / _safe(_text(ds, "StudyInstanceUID")) / _safe(_text(ds, "SeriesInstanceUID"))
+        study, series = (uid_file_stem(_text(ds, k)) for k in ("StudyInstanceUID", "SeriesInstanceUID"))
+        folder = self.files / study / series
         folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"{_safe(uid)}.dcm"
-        tmp = final.with_suffix(f".tmp{threading.get_ident()}")
-        with open(tmp, "wb") as handle:
-            handle.write(part10)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(folder)
+        final = folder / f"{uid_file_stem(uid)}.dcm"
+        write_durably(final, part10)
         values: dict[str, object] = {
             col: _text(ds, kw) for keys in LEVEL_KEYS.values() for kw, (col, _) in keys.items()
         }
@@ -206,11 +192,3 @@ class ArchiveIndex:
             f"WHERE {where} ORDER BY study_instance_uid, series_instance_uid, CAST(instance_number AS INTEGER)",
             list(params))
         return [StoredInstance(r[0], r[1], r[2], self.root / r[3], r[4]) for r in rows]
-
-
-def _safe(uid: str) -> str:
-    """A file name for ``uid``: the UID itself when valid (PS3.5 9.1), else a digest so that a defective UID can
-    neither escape the folder nor collide with another one."""
-    if is_valid_uid(uid):
-        return uid
-    return "invalid-" + hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:32]

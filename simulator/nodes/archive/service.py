@@ -21,11 +21,12 @@ from simulator.net import (
 )
 from simulator.nodes.archive.index import ArchiveIndex
 from simulator.nodes.archive.query import compile_match, response_select
+from simulator.nodes.listening import ListeningNode
 
 LOG = logging.getLogger(__name__)
 
 
-class EmbeddedArchive:
+class EmbeddedArchive(ListeningNode):
     """radsim's own PACS. ``peers`` maps AE titles to the endpoints it may C-MOVE to (PS3.4 C.4.2.1.4)."""
 
     def __init__(self, data_dir: Path, *, ae_title: str = "RADSIM_PACS", journal: Journal | None = None,
@@ -38,15 +39,8 @@ class EmbeddedArchive:
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store,
                                    find=self._on_find, move=self._on_move, get=self._on_get)
 
-    @property
-    def endpoint(self) -> Endpoint | None:
-        return self._server.endpoint
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        return self._server.start(host, port)
-
     def stop(self, timeout: float = 10.0) -> None:
-        self._server.stop(timeout)
+        super().stop(timeout)
         self.index.close()
 
     def add_peer(self, endpoint: Endpoint) -> None:

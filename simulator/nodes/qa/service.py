@@ -8,6 +8,7 @@ from pathlib import Path
 from simulator.config import Endpoint
 from simulator.journal import Journal
 from simulator.net import DicomClient, DicomServer, StoreReply, StoreRequest
+from simulator.nodes.listening import ListeningNode
 from simulator.nodes.qa.forwarder import Forwarder
 from simulator.nodes.qa.rules import DEFAULT_RULES, Rule, evaluate
 from simulator.nodes.qa.spool import Spool
@@ -15,7 +16,7 @@ from simulator.nodes.qa.spool import Spool
 DESTINATION = "PACS"
 
 
-class QANode:
+class QANode(ListeningNode):
     """Accepts C-STORE, answers rejected instances with a failure status and Error Comment (PS3.4 B.2.3),
     and forwards accepted ones to ``forward_to`` (settable after start, e.g. once the PACS is up)."""
 
@@ -34,12 +35,8 @@ class QANode:
         )
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store)
 
-    @property
-    def endpoint(self) -> Endpoint | None:
-        return self._server.endpoint
-
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        endpoint = self._server.start(host, port)
+        endpoint = super().start(host, port)
         self.forwarder.start()
         return endpoint
 
@@ -48,7 +45,7 @@ class QANode:
         self.forwarder.notify()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._server.stop(timeout)
+        super().stop(timeout)
         self.forwarder.stop(timeout)
 
     def drain(self, timeout: float) -> bool:

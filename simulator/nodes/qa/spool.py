@@ -13,19 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulator.nodes.durable import uid_file_stem, write_durably
+
 
 @dataclass(frozen=True)
 class SpooledInstance:
     path: Path
     sop_instance_uid: str
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Spool:
@@ -46,15 +40,8 @@ class Spool:
         folder = self._folder(destination)
         with self._lock:
             sequence = next(self._counter)
-        safe_uid = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in sop_instance_uid)[:80]
-        final = folder / f"{sequence:020d}-{safe_uid}.dcm"
-        tmp = folder / f".{final.name}.tmp"
-        with open(tmp, "wb") as handle:
-            handle.write(part10)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(folder)
+        final = folder / f"{sequence:020d}-{uid_file_stem(sop_instance_uid)}.dcm"
+        write_durably(final, part10)
         return SpooledInstance(final, sop_instance_uid)
 
     def pending(self, destination: str, limit: int | None = None) -> list[SpooledInstance]:
