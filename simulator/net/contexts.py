@@ -36,7 +36,7 @@ QUERY_MODELS: dict[str, dict[str, UID]] = {
 }
 
 VERIFICATION = Verification
-NATIVE_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+NATIVE_SYNTAXES: list[str | UID] = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 
 # SOP classes a workstation proposes for C-GET, where every storage context must be requested up front and the
 # association has room for 128 contexts in all (PS3.8 9.3.2.2).
@@ -62,7 +62,9 @@ COMMON_STORAGE_SOP_CLASSES: tuple[str, ...] = (
 
 
 def storage_contexts_for(datasets: Iterable[Dataset]) -> list[PresentationContext]:
-    """One context per SOP class, proposing each dataset's own transfer syntax plus the native ones."""
+    """Contexts for sending ``datasets`` unchanged: per SOP class, one context for each transfer syntax the
+    datasets are encoded in (so the acceptor cannot pick another one and force a conversion), plus one proposing
+    the native syntaxes as a fallback (PS3.8 9.3.2.2: one transfer syntax is accepted per context)."""
     syntaxes: dict[str, dict[str, None]] = {}
     for ds in datasets:
         sop_class = str(ds.SOPClassUID)
@@ -71,11 +73,10 @@ def storage_contexts_for(datasets: Iterable[Dataset]) -> list[PresentationContex
         ts = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
         if ts:
             wanted[str(ts)] = None
-    contexts = []
+    contexts: list[PresentationContext] = []
     for sop_class, wanted in syntaxes.items():
-        for ts in NATIVE_SYNTAXES:
-            wanted.setdefault(ts, None)
-        contexts.append(build_context(sop_class, list(wanted)))
+        contexts.extend(build_context(sop_class, [ts]) for ts in wanted)
+        contexts.append(build_context(sop_class, list(NATIVE_SYNTAXES)))
     if len(contexts) > 128:
         raise ValueError(f"{len(contexts)} SOP classes in one association; PS3.8 allows at most 128 contexts")
     return contexts
@@ -90,4 +91,26 @@ def all_storage_classes() -> list[str]:
     return [str(cx.abstract_syntax) for cx in AllStoragePresentationContexts]
 
 
-ACCEPTED_SYNTAXES: list[str] = list(ALL_TRANSFER_SYNTAXES)
+# What our SCPs accept, in order of preference: when a context proposes several, the first listed here that
+# was proposed wins (pynetdicom negotiates in the acceptor's order). Explicit VR first keeps VRs intact; the
+# compressed syntaxes let instances arrive exactly as they were encoded; Implicit VR, the default syntax every
+# SCP must accept (PS3.5 10.1), comes last. A short list also keeps association setup cheap: pynetdicom copies
+# every supported context for every association.
+ACCEPTED_SYNTAXES: list[str] = [
+    ExplicitVRLittleEndian,
+    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    "1.2.840.10008.1.2.5",  # RLE Lossless
+    "1.2.840.10008.1.2.4.50",  # JPEG Baseline (Process 1)
+    "1.2.840.10008.1.2.4.51",  # JPEG Extended (Process 2 & 4)
+    "1.2.840.10008.1.2.4.57",  # JPEG Lossless (Process 14)
+    "1.2.840.10008.1.2.4.70",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81",  # JPEG-LS Near-Lossless
+    "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91",  # JPEG 2000
+    "1.2.840.10008.1.2.4.201",  # High-Throughput JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.203",  # High-Throughput JPEG 2000
+    "1.2.840.10008.1.2.2",  # Explicit VR Big Endian (retired; still seen)
+    ImplicitVRLittleEndian,
+]
+assert set(ACCEPTED_SYNTAXES) <= set(ALL_TRANSFER_SYNTAXES)

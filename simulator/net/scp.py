@@ -12,10 +12,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from io import BytesIO
 from typing import Any
 
-from pydicom.dataset import Dataset
-from pydicom.filereader import dcmread
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import dcmread, read_dataset
+from pydicom.filewriter import write_file_meta_info
+from pydicom.tag import BaseTag
+from pydicom.uid import UID
 from pynetdicom import AE, evt
 from pynetdicom.transport import ThreadedAssociationServer
 
@@ -31,8 +36,13 @@ from simulator.net.contexts import (
 )
 from simulator.net.status import CANCEL, PENDING, describe_status, is_failure, is_warning
 from simulator.net.transport import capped_handler
+from simulator.synth.uids import derive_uid
 
 LOG = logging.getLogger(__name__)
+
+# How radsim names itself in associations and in the files it writes (PS3.7 D.3.3.2, PS3.10 7.1).
+IMPLEMENTATION_CLASS_UID = derive_uid("radsim", "implementation-class")
+IMPLEMENTATION_VERSION_NAME = "RADSIM_0_1"
 
 # Our SCPs advertise this maximum PDU length (PS3.8 D.1); peers must not send larger P-DATA PDUs.
 DEFAULT_MAX_PDU = 262_144
@@ -60,26 +70,70 @@ class ScpFailure(Exception):
 
 @dataclass
 class StoreRequest:
-    """An incoming C-STORE (PS3.4 B.2.2). ``part10`` is the instance as a DICOM file, meta included."""
+    """An incoming C-STORE (PS3.4 B.2.2).
+
+    ``header()`` decodes everything before Pixel Data (cheap); ``dataset()`` decodes all of it; ``part10()`` is
+    the instance as a DICOM file (PS3.10 7.1): a File Meta Information header followed by the received bytes,
+    which are kept exactly as they arrived.
+    """
 
     caller: Caller
     sop_class_uid: str
     sop_instance_uid: str
     transfer_syntax: str
+    receiver_ae: str
     _event: Any = field(repr=False)
     _dataset: Dataset | None = field(default=None, repr=False)
+    _header: Dataset | None = field(default=None, repr=False)
+
+    def raw(self) -> bytes:
+        """The data set bytes as received, in ``transfer_syntax``."""
+        return bytes(self._event.request.DataSet.getvalue())
+
+    def file_meta(self) -> FileMetaDataset:
+        """File Meta Information for the received instance (PS3.10 7.1)."""
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = UID(self.sop_class_uid)
+        meta.MediaStorageSOPInstanceUID = UID(self.sop_instance_uid)
+        meta.TransferSyntaxUID = UID(self.transfer_syntax)
+        meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+        meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+        meta.SourceApplicationEntityTitle = self.caller.ae_title
+        return meta
 
     def dataset(self) -> Dataset:
-        """The decoded dataset with its file meta (decoded once, on first use)."""
+        """The whole decoded dataset with its file meta (decoded once, on first use)."""
         if self._dataset is None:
             ds = self._event.dataset
-            ds.file_meta = self._event.file_meta
+            ds.file_meta = self.file_meta()
             self._dataset = ds
         return self._dataset
 
+    def header(self) -> Dataset:
+        """The dataset up to (not including) Pixel Data, with its file meta; pixels are neither copied nor decoded."""
+        if self._dataset is not None:
+            return self._dataset
+        if self._header is None:
+            syntax = UID(self.transfer_syntax)
+            if syntax.is_deflated:
+                return self.dataset()
+            ds = read_dataset(BytesIO(self._event.request.DataSet.getvalue()), syntax.is_implicit_VR,
+                              syntax.is_little_endian, stop_when=_at_pixel_data)
+            ds.file_meta = self.file_meta()
+            self._header = ds
+        return self._header
+
+    def part10_chunks(self) -> list[bytes]:
+        """``part10()`` as [preamble + meta, data set]: write them in turn to avoid one more copy."""
+        head = DicomBytesIO()
+        head.is_little_endian = True
+        head.is_implicit_VR = False
+        head.write(b"\x00" * 128 + b"DICM")
+        write_file_meta_info(head, self.file_meta(), enforce_standard=True)
+        return [head.getvalue(), self.raw()]
+
     def part10(self) -> bytes:
-        """The received bytes wrapped as a Part 10 file, without decoding (PS3.10 7.1)."""
-        return bytes(self._event.encoded_dataset(include_meta=True))
+        return b"".join(self.part10_chunks())
 
 
 @dataclass(frozen=True)
@@ -131,6 +185,10 @@ FindHandler = Callable[[FindRequest], Iterable[Dataset]]
 RetrieveHandler = Callable[[RetrieveRequest], RetrievePlan]
 
 
+def _at_pixel_data(tag: BaseTag, vr: str | None, length: int) -> bool:
+    return bool(tag == 0x7FE00010)
+
+
 def _caller(event: Any) -> Caller:
     req = event.assoc.requestor
     return Caller(str(req.ae_title).strip(), str(req.address), int(req.port))
@@ -161,6 +219,8 @@ class DicomServer:
         self._lock = threading.Lock()
         self.endpoint: Endpoint | None = None
         self.ae = AE(ae_title=ae_title)
+        self.ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
+        self.ae.implementation_version_name = IMPLEMENTATION_VERSION_NAME
         self.ae.maximum_pdu_size = max_pdu
         self.ae.require_called_aet = require_called_ae
         self.ae.acse_timeout = 30
@@ -281,6 +341,7 @@ class DicomServer:
             sop_class_uid=str(event.request.AffectedSOPClassUID),
             sop_instance_uid=str(event.request.AffectedSOPInstanceUID),
             transfer_syntax=str(event.context.transfer_syntax),
+            receiver_ae=self.ae_title,
             _event=event,
         )
         try:

@@ -7,6 +7,8 @@ an instance); a failed C-FIND, C-MOVE or C-GET raises :class:`DimseFailure`.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +20,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.filereader import dcmread
-from pynetdicom import AE, evt
+from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
 from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
 from pynetdicom.presentation import PresentationContext
@@ -39,6 +41,7 @@ from simulator.net.contexts import (
     VERIFICATION,
     storage_contexts_for,
 )
+from simulator.net.scp import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from simulator.net.status import PENDING, describe_status, is_failure
 
 
@@ -83,6 +86,11 @@ class RetrieveOutcome:
     duration_s: float = 0.0
 
 
+# Files given to C-STORE are sent as they are on disk, without decoding and re-encoding (requires a context for
+# the file's own transfer syntax, which storage_contexts_for proposes).
+_config.STORE_SEND_CHUNKED_DATASET = True
+
+
 class _AssociationWatch:
     """Collects facts pynetdicom only reports through events: bytes sent, rejection reason, connection."""
 
@@ -103,6 +111,11 @@ class _AssociationWatch:
 
     def _on_open(self, event: Any) -> None:
         self.connected = True
+        # Without TCP_NODELAY each small PDU waits for the peer's delayed ACK (~40 ms on loopback).
+        sock = getattr(getattr(event.assoc.dul, "socket", None), "socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _on_acse(self, event: Any) -> None:
         primitive = event.primitive
@@ -126,6 +139,8 @@ class DicomClient:
 
     def _new_ae(self) -> AE:
         ae = AE(ae_title=self.ae_title)
+        ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID
+        ae.implementation_version_name = IMPLEMENTATION_VERSION_NAME
         ae.acse_timeout = self.timeouts.acse
         ae.dimse_timeout = self.timeouts.dimse
         ae.network_timeout = self.timeouts.network

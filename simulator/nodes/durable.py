@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from simulator.synth.uids import is_valid_uid
@@ -19,7 +20,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durably(final: Path, data: bytes) -> None:
+def write_durably(final: Path, data: bytes | Sequence[bytes]) -> None:
     """Write ``data`` to ``final`` so that after a crash the file is either absent or complete.
 
     The bytes go to a hidden temporary file in the same folder, are fsynced, renamed into place, and the folder
@@ -27,7 +28,8 @@ def write_durably(final: Path, data: bytes) -> None:
     """
     tmp = final.with_name(f".{final.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     with open(tmp, "wb") as handle:
-        handle.write(data)
+        for chunk in [data] if isinstance(data, bytes) else data:
+            handle.write(chunk)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, final)

@@ -125,13 +125,18 @@ class ArchiveIndex:
 
     # -- writing ------------------------------------------------------------------------------------------------
 
-    def add(self, part10: bytes, transfer_syntax: str, dataset: Dataset | None = None) -> tuple[StoredInstance, bool]:
+    def add(self, part10: bytes | Sequence[bytes], transfer_syntax: str,
+            dataset: Dataset | None = None) -> tuple[StoredInstance, bool]:
         """Store a Part 10 file durably; return it and whether it was new (False = identical copy already held).
 
         A different instance under an existing SOP Instance UID keeps the first one (like Orthanc's default).
         """
-        ds = dataset if dataset is not None else dcmread(BytesIO(part10), stop_before_pixels=True)
-        digest = hashlib.sha256(part10).hexdigest()
+        chunks = [part10] if isinstance(part10, bytes) else list(part10)
+        ds = dataset if dataset is not None else dcmread(BytesIO(b"".join(chunks)), stop_before_pixels=True)
+        hasher = hashlib.sha256()
+        for chunk in chunks:
+            hasher.update(chunk)
+        digest = hasher.hexdigest()
         uid = _text(ds, "SOPInstanceUID")
         existing = self.get(uid)
         if existing is not None:
@@ -140,12 +145,12 @@ class ArchiveIndex:
         folder = self.files / study / series
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{uid_file_stem(uid)}.dcm"
-        write_durably(final, part10)
+        write_durably(final, chunks)
         values: dict[str, object] = {
             col: _text(ds, kw) for keys in LEVEL_KEYS.values() for kw, (col, _) in keys.items()
         }
-        values.update(transfer_syntax=transfer_syntax, path=str(final.relative_to(self.root)), size=len(part10),
-                      digest=digest, received_at=time.time())
+        values.update(transfer_syntax=transfer_syntax, path=str(final.relative_to(self.root)),
+                      size=sum(len(c) for c in chunks), digest=digest, received_at=time.time())
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         with self._transaction() as db:

@@ -49,12 +49,12 @@ class EmbeddedArchive(ListeningNode):
     # -- C-STORE (PS3.4 B.2.2) -------------------------------------------------------------------------------
 
     def _on_store(self, request: StoreRequest) -> StoreReply:
-        ds = request.dataset()
+        ds = request.header()
         for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
             if not str(ds.get(keyword, "")).strip():
                 raise ScpFailure(0xA900, f"{keyword} is missing; cannot index the instance")
         try:
-            _, is_new = self.index.add(request.part10(), request.transfer_syntax, ds)
+            _, is_new = self.index.add(request.part10_chunks(), request.transfer_syntax, ds)
         except OSError as exc:
             LOG.error("%s: cannot store %s: %s", self.node, request.sop_instance_uid, exc)
             raise ScpFailure(0xA700, f"out of resources: {exc.strerror or exc}") from None

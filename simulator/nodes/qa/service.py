@@ -53,9 +53,9 @@ class QANode(ListeningNode):
         return self.forwarder.drain(timeout)
 
     def _on_store(self, request: StoreRequest) -> StoreReply:
-        verdict = evaluate(request.dataset(), self.rules)
+        verdict = evaluate(request.header(), self.rules)
         if not verdict.accepted:
             return StoreReply(verdict.status, verdict.comment)
-        self.spool.put(DESTINATION, request.sop_instance_uid, request.part10())
+        self.spool.put(DESTINATION, request.sop_instance_uid, request.part10_chunks())
         self.forwarder.notify()
         return StoreReply(0x0000)

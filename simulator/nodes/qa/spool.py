@@ -10,6 +10,7 @@ import itertools
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ class Spool:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def put(self, destination: str, sop_instance_uid: str, part10: bytes) -> SpooledInstance:
+    def put(self, destination: str, sop_instance_uid: str, part10: bytes | Sequence[bytes]) -> SpooledInstance:
         folder = self._folder(destination)
         with self._lock:
             sequence = next(self._counter)

@@ -114,3 +114,31 @@ def test_get_returns_identical_instances(workstation: Workstation, archive_endpo
 def test_retrieve_of_unknown_study_completes_nothing(workstation: Workstation, archive_endpoint: Endpoint) -> None:
     outcome = workstation.get(archive_endpoint, "STUDY", {"StudyInstanceUID": "1.2.3.4"})
     assert (outcome.status, outcome.completed, outcome.failed) == (0, 0, 0)
+
+
+def test_files_are_stored_exactly_as_sent(tmp_path: Path, archive: EmbeddedArchive, archive_endpoint: Endpoint,
+                                          small_study: Study) -> None:
+    """The archive keeps the received bytes (no transfer syntax conversion) behind a fresh File Meta header."""
+    from pydicom.filereader import read_preamble
+
+    paths = small_study.write(tmp_path / "sent")
+    outcomes = DicomClient("CT1", node="CT1").store(archive_endpoint, paths)
+    assert {o.status for o in outcomes} == {0}
+    for path in paths:
+        sent = path.read_bytes()
+        held = archive.index.get(path.stem)
+        assert held is not None
+        assert held.transfer_syntax == "1.2.840.10008.1.2.1"  # Explicit VR Little Endian, as sent
+        stored = held.path.read_bytes()
+        assert _dataset_bytes(stored) == _dataset_bytes(sent)
+        with held.path.open("rb") as handle:
+            read_preamble(handle, force=False)  # raises unless there is a 128-byte preamble and 'DICM'
+
+
+def _dataset_bytes(part10: bytes) -> bytes:
+    """The bytes after the File Meta Information group (PS3.10 7.1)."""
+    import struct
+
+    offset = 132
+    group_length = struct.unpack("<I", part10[offset + 8:offset + 12])[0]
+    return part10[offset + 12 + group_length:]
