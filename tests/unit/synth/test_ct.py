@@ -11,7 +11,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from simulator.synth import build_ct_study
-from simulator.synth.ct import RESCALE_INTERCEPT
+from simulator.synth.iods.ct import RESCALE_INTERCEPT
 from simulator.synth.patients import make_patient
 from simulator.synth.study import Study
 from simulator.synth.uids import is_valid_uid

@@ -1,0 +1,16 @@
+"""The modalities ``radsim generate`` knows, by code."""
+
+from __future__ import annotations
+
+from simulator.synth.iods import ct
+from simulator.synth.spec import ModalitySpec
+
+MODALITIES: dict[str, ModalitySpec] = {spec.code: spec for spec in (ct.SPEC,)}
+
+
+def modality_spec(code: str) -> ModalitySpec:
+    """The spec for ``code`` (case-insensitive); KeyError lists the known codes."""
+    try:
+        return MODALITIES[code.upper()]
+    except KeyError:
+        raise KeyError(f"unknown modality '{code}' (known: {', '.join(MODALITIES)})") from None
