@@ -7,15 +7,15 @@ from pydicom.dataset import Dataset
 from simulator.synth.context import Randomness, SeriesContext, StudyContext, make_study_context
 from simulator.synth.patients import Patient, make_patient
 from simulator.synth.registry import modality_spec
-from simulator.synth.spec import BuildOptions
+from simulator.synth.spec import BuildOptions, ModalitySpec
 from simulator.synth.study import Study
 
 
-def generate_study(modality: str, seed: int = 0, *, series: int | None = None, instances: int | None = None,
+def generate_study(modality: str | ModalitySpec, seed: int = 0, *, series: int | None = None, instances: int | None = None,
                    patient: Patient | None = None, context: StudyContext | None = None,
                    options: BuildOptions | None = None) -> Study:
     """A study of ``modality`` (a code such as CT, MR, US); every byte follows from ``seed`` and the options."""
-    spec = modality_spec(modality)
+    spec = modality if isinstance(modality, ModalitySpec) else modality_spec(modality)
     series_count = spec.default_series if series is None else series
     instance_count = spec.default_instances if instances is None else instances
     if series_count < 1 or instance_count < 1:
