@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from simulator.synth.uids import is_valid_uid
+from simulator.synth.uids import uid_file_stem
+
+__all__ = ["fsync_dir", "uid_file_stem", "write_durably"]
 
 
 def fsync_dir(path: Path) -> None:
@@ -34,11 +35,3 @@ def write_durably(final: Path, data: bytes | Sequence[bytes]) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, final)
     fsync_dir(final.parent)
-
-
-def uid_file_stem(uid: str) -> str:
-    """A file name for ``uid``: the UID itself when valid (PS3.5 9.1), else a digest, so that a defective UID
-    can neither escape its folder nor collide with another one."""
-    if is_valid_uid(uid):
-        return uid
-    return "invalid-" + hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:32]

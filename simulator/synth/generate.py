@@ -11,8 +11,8 @@ from simulator.synth.spec import BuildOptions, ModalitySpec
 from simulator.synth.study import Study
 
 
-def generate_study(modality: str | ModalitySpec, seed: int = 0, *, series: int | None = None, instances: int | None = None,
-                   patient: Patient | None = None, context: StudyContext | None = None,
+def generate_study(modality: str | ModalitySpec, seed: int = 0, *, series: int | None = None,
+                   instances: int | None = None, patient: Patient | None = None, context: StudyContext | None = None,
                    options: BuildOptions | None = None) -> Study:
     """A study of ``modality`` (a code such as CT, MR, US); every byte follows from ``seed`` and the options."""
     spec = modality if isinstance(modality, ModalitySpec) else modality_spec(modality)

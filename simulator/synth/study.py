@@ -9,6 +9,9 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from simulator.synth.lenient import deliberately_invalid
+from simulator.synth.uids import uid_file_stem
+
 
 def pixel_digest(ds: Dataset) -> str | None:
     """SHA-256 of the raw Pixel Data value, or None when the instance has none."""
@@ -56,10 +59,23 @@ class Study:
     def write(self, out_dir: Path) -> list[Path]:
         """Write each instance as a DICOM Part 10 file under ``out_dir``/series/instance.dcm."""
         paths: list[Path] = []
-        for ds in self.datasets:
-            folder = out_dir / str(ds.SeriesInstanceUID)
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{ds.SOPInstanceUID}.dcm"
-            ds.save_as(path, enforce_file_format=True)
-            paths.append(path)
+        written: set[Path] = set()
+        with deliberately_invalid():  # write what was generated, defects included, without second-guessing it
+            for ds in self.datasets:
+                paths.append(self._write_one(ds, out_dir, written))
         return paths
+
+    @staticmethod
+    def _write_one(ds: Dataset, out_dir: Path, written: set[Path]) -> Path:
+        folder = out_dir / uid_file_stem(str(ds.SeriesInstanceUID))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{uid_file_stem(str(ds.SOPInstanceUID))}.dcm"
+        if path in written:  # a reused SOP Instance UID (a defect): keep both files
+            path = path.with_name(f"{path.stem}-{len(written)}.dcm")
+        written.add(path)
+        if getattr(ds, "file_meta", None) is None:
+            # Only the missing-file-meta defect gets here: write the bare dataset (no preamble, no meta).
+            ds.save_as(path, enforce_file_format=False, implicit_vr=False, little_endian=True)
+        else:
+            ds.save_as(path, enforce_file_format=True)
+        return path

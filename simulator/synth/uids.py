@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from pydicom.uid import UID
@@ -31,3 +32,11 @@ def is_valid_uid(value: str) -> bool:
         if len(component) > 1 and component[0] == "0":
             return False
     return True
+
+
+def uid_file_stem(uid: str) -> str:
+    """A file name for ``uid``: the UID itself when valid (PS3.5 9.1), else a digest, so that a defective UID
+    can neither escape its folder nor collide with another one."""
+    if is_valid_uid(uid):
+        return uid
+    return "invalid-" + hashlib.sha256(uid.encode("utf-8", "surrogateescape")).hexdigest()[:32]
