@@ -29,7 +29,7 @@ class StudyContext:
     study_description: str
     referring_physician: str = "Referrer^Rita"
     institution: str = "radsim General Hospital"
-    specific_character_set: str = "ISO_IR 192"
+    specific_character_set: str | list[str] = "ISO_IR 192"
     requested_procedure_id: str | None = None
     scheduled_procedure_step_id: str | None = None
     station_name: str = "STATION1"
@@ -81,9 +81,9 @@ class Randomness:
 
 
 def make_study_context(seed: int, patient: Patient, *, description: str, label: str = "study",
-                       study_date: dt.date | None = None, charset: str = "ISO_IR 192",
+                       study_date: dt.date | None = None, charset: str | list[str] | None = None,
                        accession_number: str | None = None, study_instance_uid: str | None = None,
-                       **extra: str | None) -> StudyContext:
+                       institution: str | None = None, **extra: str | None) -> StudyContext:
     """A study context whose date (unless given) falls in the year before 2026-01-01 and after the birth date."""
     rng = random.Random(f"{label}-context-{seed}")
     if study_date is None:
@@ -100,6 +100,7 @@ def make_study_context(seed: int, patient: Patient, *, description: str, label: 
         accession_number=accession_number or f"A{rng.randint(0, 9_999_999):07d}",
         study_id=str(rng.randint(1, 9_999_999)),
         study_description=description,
-        specific_character_set=charset,
+        specific_character_set=patient.specific_character_set if charset is None else charset,
+        **({"institution": institution} if institution else {}),
         **{k: v for k, v in extra.items() if v is not None},
     )

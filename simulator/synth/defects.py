@@ -77,8 +77,9 @@ def _value_too_long(ds: Dataset) -> None:
 
 
 def _text_outside_charset(ds: Dataset) -> None:
-    # Declare the default repertoire (ASCII only, PS3.5 6.1.2.2) but store Latin-1 bytes in the name.
-    ds.SpecificCharacterSet = "ISO_IR 6"
+    # The default repertoire (no Specific Character Set: ASCII only, PS3.5 6.1.2.2) with Latin-1 bytes in the name.
+    if "SpecificCharacterSet" in ds:
+        del ds.SpecificCharacterSet
     ds["PatientName"] = DataElement(0x00100010, "PN", "Müller^Jürgen".encode("latin-1"))
 
 
@@ -124,7 +125,7 @@ DEFECTS: dict[str, Defect] = {
                "reject, or coerce with warning 0xB000 and say so; never truncate silently",
                instance=_value_too_long),
         Defect("text-invalid-charset",
-               "Specific Character Set says the default repertoire (ASCII) but Patient Name holds Latin-1 bytes",
+               "no Specific Character Set (the default repertoire, ASCII) but Patient Name holds Latin-1 bytes",
                "reject or flag it; a receiver must not guess another character set silently",
                instance=_text_outside_charset),
         Defect("pixel-length-mismatch", "Pixel Data 64 bytes shorter than Rows x Columns x frames x bits",

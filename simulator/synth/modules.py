@@ -44,7 +44,8 @@ def new_instance(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
 def sop_common(ds: Dataset, study: StudyContext, sop_class_uid: str, sop_instance_uid: str,
                instance_number: int) -> None:
     """SOP Common (C.12.1) plus the instance identification every image carries."""
-    ds.SpecificCharacterSet = study.specific_character_set
+    if study.specific_character_set:  # Type 1C: absent for the default repertoire (PS3.3 C.12.1.1.2)
+        ds.SpecificCharacterSet = study.specific_character_set
     ds.SOPClassUID = UID(sop_class_uid)
     ds.SOPInstanceUID = UID(sop_instance_uid)
     ds.InstanceCreationDate = da(study.study_date)
@@ -154,7 +155,7 @@ def monochrome_pixels(ds: Dataset, pixels: npt.NDArray[np.integer], *, bits_stor
     ds.PixelRepresentation = 1 if signed else 0
     if pixels.ndim == 3:
         ds.NumberOfFrames = int(frames.shape[0])
-    ds.PixelData = np.ascontiguousarray(frames.astype(dtype)).tobytes()
+    ds.PixelData = np.ascontiguousarray(frames.astype(dtype, copy=False)).tobytes()
 
 
 def rgb_pixels(ds: Dataset, pixels: npt.NDArray[np.uint8]) -> None:
@@ -170,4 +171,4 @@ def rgb_pixels(ds: Dataset, pixels: npt.NDArray[np.uint8]) -> None:
     ds.PixelRepresentation = 0
     if pixels.ndim == 4:
         ds.NumberOfFrames = int(frames.shape[0])
-    ds.PixelData = np.ascontiguousarray(frames.astype(np.uint8)).tobytes()
+    ds.PixelData = np.ascontiguousarray(frames.astype(np.uint8, copy=False)).tobytes()

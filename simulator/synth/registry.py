@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from simulator.synth.iods import ct
+from simulator.synth.iods import cr, ct, dx, mg, pdf, sc, sr, us, xa
 from simulator.synth.spec import ModalitySpec
 
-MODALITIES: dict[str, ModalitySpec] = {spec.code: spec for spec in (ct.SPEC,)}
+MODALITIES: dict[str, ModalitySpec] = {
+    spec.code: spec
+    for spec in (ct.SPEC, cr.SPEC, dx.SPEC, mg.SPEC, us.SPEC, us.SPEC_MULTIFRAME, xa.SPEC, sc.SPEC, sr.SPEC,
+                 pdf.SPEC)
+}
 
 
 def modality_spec(code: str) -> ModalitySpec:

@@ -48,6 +48,7 @@ class ModalitySpec:
     default_instances: int = 1
     has_pixels: bool = True
     shares_frame_of_reference: bool = True
+    patient_sex: str | None = None  # e.g. "F" for mammography
 
     def profile(self, index: int) -> SeriesProfile:
         return self.profiles[index % len(self.profiles)]
