@@ -42,7 +42,7 @@ serve_app = typer.Typer(help="Run one node as a standalone DICOM service (foregr
 app.add_typer(serve_app, name="serve")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -271,25 +271,107 @@ def _ae(title: str) -> str:
 @app.command()
 @friendly
 def generate(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write DICOM files into.")],
-    modality: Annotated[str, typer.Option(help="Modality code (CT).")] = "CT",
-    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same bytes.")] = 0,
-    series: Annotated[int, typer.Option(min=1, help="Series per study.")] = 1,
-    instances: Annotated[int, typer.Option(min=1, help="Instances per series.")] = 20,
-    rows: Annotated[int, typer.Option(min=8, help="Rows per image.")] = 512,
-    columns: Annotated[int, typer.Option(min=8, help="Columns per image.")] = 512,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder to write DICOM files into.")] = None,
+    modality: Annotated[str, typer.Option(help="Modality code: see --list.")] = "CT",
+    patients: Annotated[int, typer.Option(min=1, help="How many patients.")] = 1,
+    studies: Annotated[int, typer.Option(min=1, help="Studies per patient (priors spread over 5 years).")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed and options give the same bytes.")] = 0,
+    series: Annotated[int | None, typer.Option(min=1, help="Series per study (default: the modality's).")] = None,
+    instances: Annotated[int | None, typer.Option(min=1, help="Instances per series (default: the modality's).")
+                         ] = None,
+    rows: Annotated[int | None, typer.Option(min=8, help="Rows per image (default: the modality's).")] = None,
+    columns: Annotated[int | None, typer.Option(min=8, help="Columns per image.")] = None,
+    frames: Annotated[int | None, typer.Option(min=1, help="Frames per multi-frame image.")] = None,
+    transfer_syntax: Annotated[str, typer.Option(help="Transfer syntax name: see --list.")] = "explicit-le",
+    charset: Annotated[str | None, typer.Option(help="Character set of the patients: see --list.")] = None,
+    defect: Annotated[str | None, typer.Option(help="Break every study on purpose: see --list.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Show modalities, charsets, transfer syntaxes, defects.")
+                     ] = False,
 ) -> None:
-    """Write a synthetic study as DICOM Part 10 files."""
-    from simulator.synth import build_ct_study
+    """Write synthetic studies as DICOM Part 10 files, one folder per series."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if modality.upper() != "CT":
-        raise ConfigError(f"modality '{modality}' is not available yet (available: CT)")
+    from simulator.synth import DEFECTS, apply_defect
+    from simulator.synth.charsets import CHARSETS
+    from simulator.synth.procedure import generate_history
+    from simulator.synth.registry import MODALITIES
+    from simulator.synth.spec import BuildOptions
+    from simulator.synth.transfer import TRANSFER_SYNTAXES, encode_study
+
+    if list_:
+        _print_catalog()
+        return
+    if out_dir is None:
+        raise ConfigError("give --out DIR (or --list to see what can be generated)")
+    _choose(modality.upper(), MODALITIES, "modality")
+    _choose(transfer_syntax, TRANSFER_SYNTAXES, "transfer syntax")
+    if charset is not None:
+        _choose(charset, CHARSETS, "charset")
+    if defect is not None:
+        _choose(defect, DEFECTS, "defect")
+    options = BuildOptions(rows=rows, columns=columns, frames=frames)
     started = time.monotonic()
-    study = build_ct_study(seed, series=series, instances=instances, rows=rows, columns=columns)
-    paths = study.write(out_dir)
-    size = sum(p.stat().st_size for p in paths)
-    out.print(f"{len(paths)} files, {size / 1e6:.1f} MB in {out_dir} ({time.monotonic() - started:.2f}s); "
-              f"study {study.study_instance_uid}", highlight=False)
+    files = 0
+    size = 0
+    columns_ = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns_, console=err, transient=True, disable=patients * studies < 2) as progress:
+        task = progress.add_task(f"{modality.upper()} studies", total=patients * studies)
+        for index in range(patients):
+            for study in generate_history(seed + index, modality.upper(), studies=studies, series=series,
+                                          instances=instances, options=options, charset=charset):
+                datasets = study.datasets
+                if defect is not None:
+                    apply_defect(datasets, defect)
+                if transfer_syntax != "explicit-le":
+                    study.datasets = encode_study(datasets, transfer_syntax)
+                paths = study.write(out_dir / f"study-{index + 1:03d}-{study.study_instance_uid}")
+                files += len(paths)
+                size += sum(p.stat().st_size for p in paths)
+                progress.advance(task)
+    elapsed = time.monotonic() - started
+    rate = size / 1e6 / max(elapsed, 1e-9)
+    out.print(f"{files} files, {size / 1e6:.1f} MB in {out_dir} ({elapsed:.2f}s, {rate:.1f} MB/s)", highlight=False)
+
+
+def _choose(name: str, table: dict[str, Any], what: str) -> None:
+    if name not in table:
+        raise ConfigError(f"unknown {what} '{name}' (known: {', '.join(table)}; see radsim generate --list)")
+
+
+def _print_catalog() -> None:
+    from rich.table import Table
+
+    from simulator.synth import DEFECTS
+    from simulator.synth.charsets import CHARSETS
+    from simulator.synth.registry import MODALITIES
+    from simulator.synth.transfer import TRANSFER_SYNTAXES
+
+    table = Table(title="modalities (--modality)", title_justify="left")
+    for column in ("code", "SOP class", "default series x instances"):
+        table.add_column(column)
+    for code, spec in MODALITIES.items():
+        table.add_row(code, spec.name, f"{spec.default_series} x {spec.default_instances}")
+    out.print(table)
+    table = Table(title="character sets (--charset)", title_justify="left")
+    for column in ("name", "Specific Character Set", "what"):
+        table.add_column(column)
+    for name, charset in CHARSETS.items():
+        value = charset.value
+        shown = "\\".join(value) if isinstance(value, list) else (value or "(absent)")
+        table.add_row(name, shown, charset.description)
+    out.print(table)
+    table = Table(title="transfer syntaxes (--transfer-syntax)", title_justify="left")
+    for column in ("name", "UID", "lossless", "what"):
+        table.add_column(column)
+    for name, syntax in TRANSFER_SYNTAXES.items():
+        table.add_row(name, str(syntax.uid), "yes" if syntax.lossless else "no", syntax.description)
+    out.print(table)
+    table = Table(title="defects (--defect)", title_justify="left")
+    for column in ("name", "what", "a conformant receiver"):
+        table.add_column(column, overflow="fold")
+    for name, item in DEFECTS.items():
+        table.add_row(name, item.description, item.expected)
+    out.print(table)
 
 
 def main() -> None:

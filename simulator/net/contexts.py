@@ -83,8 +83,17 @@ def storage_contexts_for(datasets: Iterable[Dataset]) -> list[PresentationContex
 
 
 def storage_contexts_for_classes(sop_classes: Iterable[str], syntaxes: Iterable[str]) -> list[PresentationContext]:
-    wanted = list(dict.fromkeys([*syntaxes, *NATIVE_SYNTAXES]))
-    return [build_context(uid, wanted) for uid in dict.fromkeys(sop_classes)]
+    """Contexts for sending stored instances of ``sop_classes`` encoded in ``syntaxes`` unchanged: one context
+    per (class, syntax), so the acceptor cannot answer a compressed syntax with its own preference, plus a
+    native fallback per class; one context per class with every syntax when that would exceed 128."""
+    classes = list(dict.fromkeys(sop_classes))
+    encoded = [ts for ts in dict.fromkeys(syntaxes) if ts not in NATIVE_SYNTAXES]
+    if len(classes) * (len(encoded) + 1) <= 128:
+        contexts = [build_context(uid, [ts]) for uid in classes for ts in encoded]
+        contexts.extend(build_context(uid, list(NATIVE_SYNTAXES)) for uid in classes)
+        return contexts
+    wanted = list(dict.fromkeys([*encoded, *NATIVE_SYNTAXES]))
+    return [build_context(uid, wanted) for uid in classes]
 
 
 def all_storage_classes() -> list[str]:

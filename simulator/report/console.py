@@ -26,6 +26,6 @@ def print_results(console: Console, results: Sequence[ScenarioResult], pacs: str
     console.print(table)
     for result in results:
         if result.outcome in (Outcome.FAILED, Outcome.ERROR):
-            console.print(f"[red]{result.transcript()}[/red]", highlight=False, markup=False)
+            console.print(result.transcript(), style="red", highlight=False, markup=False)
     counts = {o: sum(1 for r in results if r.outcome is o) for o in Outcome}
     console.print(", ".join(f"{n} {o.value}" for o, n in counts.items() if n) or "no scenarios")

@@ -8,11 +8,11 @@ be carried out at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from simulator.config import PACS_NODE
 from simulator.department import Department
@@ -22,7 +22,12 @@ from simulator.nodes.workstation import compare_instances
 from simulator.pacs.base import Capability
 from simulator.scenario.expressions import evaluate, matches, plain, substitute
 from simulator.scenario.model import Seconds, StepArgs
-from simulator.synth import DEFECTS, Study, apply_defect, build_ct_study
+from simulator.synth import DEFECTS, Study, apply_defect
+from simulator.synth.charsets import CHARSETS
+from simulator.synth.generate import generate_study
+from simulator.synth.registry import MODALITIES
+from simulator.synth.spec import BuildOptions
+from simulator.synth.transfer import TRANSFER_SYNTAXES, encode_study
 
 
 @dataclass
@@ -87,29 +92,42 @@ def run_echo(ctx: RunContext, args: EchoArgs) -> str:
 # -- generate --------------------------------------------------------------------------------------------------
 
 
+def _known(table: Mapping[str, object], what: str) -> Callable[[str | None], str | None]:
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in table:
+            raise ValueError(f"unknown {what} '{value}' (known: {', '.join(table)})")
+        return value
+
+    return check
+
+
 class GenerateArgs(StepArgs):
     as_: str = Field(alias="as", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    modality: Literal["CT"] = "CT"
-    series: int = Field(default=1, ge=1, le=100)
-    instances: int = Field(default=10, ge=1, le=5000)
+    modality: Annotated[str, AfterValidator(_known(MODALITIES, "modality"))] = "CT"
+    series: int | None = Field(default=None, ge=1, le=100)
+    instances: int | None = Field(default=None, ge=1, le=5000)
     seed: int = 0
-    rows: int = Field(default=256, ge=8, le=4096)
-    columns: int = Field(default=256, ge=8, le=4096)
-    defect: str | None = None
+    rows: int | None = Field(default=None, ge=8, le=8192)
+    columns: int | None = Field(default=None, ge=8, le=8192)
+    frames: int | None = Field(default=None, ge=1, le=1000)
+    charset: Annotated[str | None, AfterValidator(_known(CHARSETS, "charset"))] = None
+    transfer_syntax: Annotated[str | None, AfterValidator(_known(TRANSFER_SYNTAXES, "transfer syntax"))] = None
+    defect: Annotated[str | None, AfterValidator(_known(DEFECTS, "defect"))] = None
 
 
-@step("generate", GenerateArgs, "Synthesise a study and name it")
+@step("generate", GenerateArgs, "Synthesise a study (any modality, charset, transfer syntax, defect) and name it")
 def run_generate(ctx: RunContext, args: GenerateArgs) -> str:
-    if args.defect is not None and args.defect not in DEFECTS:
-        raise ConfigError(f"unknown defect '{args.defect}' (known: {', '.join(sorted(DEFECTS))})")
-    study = build_ct_study(args.seed, series=args.series, instances=args.instances, rows=args.rows,
-                           columns=args.columns)
+    study = generate_study(args.modality, args.seed, series=args.series, instances=args.instances,
+                           options=BuildOptions(rows=args.rows, columns=args.columns, frames=args.frames),
+                           charset=args.charset)
     if args.defect:
-        for ds in study.datasets:
-            apply_defect(ds, args.defect)
+        apply_defect(study.datasets, args.defect)
+    if args.transfer_syntax:
+        study.datasets = encode_study(study.datasets, args.transfer_syntax)
     ctx.variables[args.as_] = study
-    extra = f", defect {args.defect}" if args.defect else ""
-    return f"{args.as_}: {len(study)} {args.modality} instances in {args.series} series{extra}"
+    extra = "".join(f", {label} {value}" for label, value in (
+        ("charset", args.charset), ("transfer syntax", args.transfer_syntax), ("defect", args.defect)) if value)
+    return f"{args.as_}: {len(study)} {args.modality} instances in {len(study.series_instance_uids)} series{extra}"
 
 
 # -- store -----------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
+from simulator.synth.charsets import charset_spec
 from simulator.synth.context import make_study_context
 from simulator.synth.generate import generate_study
 from simulator.synth.patients import Patient, make_patient
@@ -51,12 +52,12 @@ def generate_for_procedure(procedure: ScheduledProcedure, seed: int = 0, *, seri
 
 def generate_history(seed: int, modality: str, *, studies: int = 3, years: int = 5, patient: Patient | None = None,
                      series: int | None = None, instances: int | None = None,
-                     options: BuildOptions | None = None) -> list[Study]:
+                     options: BuildOptions | None = None, charset: str | None = None) -> list[Study]:
     """``studies`` studies of one patient spread over the last ``years`` years, oldest first (priors)."""
     if studies < 1:
         raise ValueError("studies must be at least 1")
     spec = modality_spec(modality)
-    patient = patient or make_patient(seed)
+    patient = patient or make_patient(seed, charset=charset, sex=spec.patient_sex)
     rng = random.Random(f"history-{seed}-{spec.code}")
     latest = dt.date(2026, 1, 1)
     earliest = max(latest - dt.timedelta(days=365 * years), patient.birth_date + dt.timedelta(days=1))
@@ -67,6 +68,7 @@ def generate_history(seed: int, modality: str, *, studies: int = 3, years: int =
         context = make_study_context(
             seed, patient, description=spec.study_description, label=f"{spec.code}-prior-{index}",
             study_date=earliest + dt.timedelta(days=offset), charset=patient.specific_character_set,
+            institution=charset_spec(charset).institution if charset else None,
             study_instance_uid=derive_uid(seed, spec.code, "history", index),
         )
         out.append(generate_study(spec, seed + index, series=series, instances=instances, context=context,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from simulator.synth.iods import cr, ct, dx, mg, pdf, sc, sr, us, xa
+from simulator.synth.iods import cr, ct, dx, mg, mr, nm, pdf, pt, sc, sr, us, xa
 from simulator.synth.spec import ModalitySpec
 
 MODALITIES: dict[str, ModalitySpec] = {
     spec.code: spec
-    for spec in (ct.SPEC, cr.SPEC, dx.SPEC, mg.SPEC, us.SPEC, us.SPEC_MULTIFRAME, xa.SPEC, sc.SPEC, sr.SPEC,
-                 pdf.SPEC)
+    for spec in (ct.SPEC, mr.SPEC, cr.SPEC, dx.SPEC, mg.SPEC, us.SPEC, us.SPEC_MULTIFRAME, xa.SPEC, pt.SPEC,
+                 nm.SPEC, sc.SPEC, sr.SPEC, pdf.SPEC)
 }
 
 

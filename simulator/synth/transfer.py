@@ -381,3 +381,10 @@ def _swap_binary_values(ds: Dataset) -> None:
                 continue
         data = np.frombuffer(bytes(element.value), dtype=np.dtype(f"<u{width}"))
         element.value = data.byteswap().tobytes()
+
+
+def encode_study(datasets: list[Dataset], name: str) -> list[Dataset]:
+    """Every dataset in syntax ``name``; datasets without Pixel Data (SR, PDF) take it only when it is not an
+    encapsulated (compressed) syntax, and otherwise stay as they are."""
+    spec = transfer_syntax(name)
+    return [ds if spec.encapsulated and "PixelData" not in ds else encode(ds, name) for ds in datasets]

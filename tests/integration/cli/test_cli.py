@@ -104,12 +104,47 @@ def test_missing_orthanc_binary() -> None:
 def test_generate_writes_readable_files(tmp_path: Path) -> None:
     import pydicom
 
-    result = radsim("generate", "--out", str(tmp_path), "--seed", "3", "--instances", "2", "--rows", "16",
-                    "--columns", "16")
+    result = radsim("generate", "--out", str(tmp_path), "--seed", "3", "--series", "1", "--instances", "2",
+                    "--rows", "16", "--columns", "16")
     assert result.returncode == 0, result.stderr
     files = sorted(tmp_path.rglob("*.dcm"))
     assert len(files) == 2
     assert pydicom.dcmread(files[0]).Modality == "CT"
+    assert "2 files" in result.stdout
+
+
+def test_generate_patients_studies_charset_syntax_and_defect(tmp_path: Path) -> None:
+    import pydicom
+
+    result = radsim("generate", "--modality", "DX", "--out", str(tmp_path), "--patients", "2", "--studies", "2",
+                    "--charset", "greek", "--transfer-syntax", "jpeg-ls-lossless", "--defect", "missing-patient-id",
+                    "--rows", "32", "--columns", "32")
+    assert result.returncode == 0, result.stderr
+    datasets = [pydicom.dcmread(path) for path in sorted(tmp_path.rglob("*.dcm"))]
+    assert len({str(ds.StudyInstanceUID) for ds in datasets}) == 4  # 2 patients x 2 studies
+    assert {str(ds.SpecificCharacterSet) for ds in datasets} == {"ISO_IR 126"}
+    assert {str(ds.file_meta.TransferSyntaxUID) for ds in datasets} == {"1.2.840.10008.1.2.4.80"}
+    assert all("PatientID" not in ds for ds in datasets)
+
+
+def test_generate_list_names_every_modality_and_defect() -> None:
+    from simulator.synth import DEFECTS
+    from simulator.synth.registry import MODALITIES
+
+    result = radsim("generate", "--list")
+    assert result.returncode == 0, result.stderr
+    for name in [*MODALITIES, *DEFECTS]:
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--modality", "PETSCAN"], "unknown modality 'PETSCAN'"),
+    (["--transfer-syntax", "jpeg-baseline"], "jpeg-baseline"),
+    (["--charset", "klingon"], "unknown charset 'klingon'"),
+])
+def test_generate_bad_choices_are_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    line = one_error_line(radsim("generate", "--out", str(tmp_path), "--rows", "16", "--columns", "16", *args))
+    assert expected in line
 
 
 def test_serve_archive_answers_echo_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
