@@ -41,7 +41,7 @@ serve_app = typer.Typer(help="Run one node as a standalone DICOM service (foregr
                         no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
 
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
