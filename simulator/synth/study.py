@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from simulator.synth.fastwrite import EncodedCache, write_part10
 from simulator.synth.lenient import deliberately_invalid
 from simulator.synth.uids import uid_file_stem
 
@@ -60,15 +61,19 @@ class Study:
         """Write each instance as a DICOM Part 10 file under ``out_dir``/series/instance.dcm."""
         paths: list[Path] = []
         written: set[Path] = set()
+        folders: set[Path] = set()
+        cache = EncodedCache()  # the instances of a study share most elements: encode each distinct one once
         with deliberately_invalid():  # write what was generated, defects included, without second-guessing it
             for ds in self.datasets:
-                paths.append(self._write_one(ds, out_dir, written))
+                paths.append(self._write_one(ds, out_dir, written, folders, cache))
         return paths
 
     @staticmethod
-    def _write_one(ds: Dataset, out_dir: Path, written: set[Path]) -> Path:
+    def _write_one(ds: Dataset, out_dir: Path, written: set[Path], folders: set[Path], cache: EncodedCache) -> Path:
         folder = out_dir / uid_file_stem(str(ds.SeriesInstanceUID))
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder not in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            folders.add(folder)
         path = folder / f"{uid_file_stem(str(ds.SOPInstanceUID))}.dcm"
         if path in written:  # a reused SOP Instance UID (a defect): keep both files
             path = path.with_name(f"{path.stem}-{len(written)}.dcm")
@@ -77,5 +82,5 @@ class Study:
             # Only the missing-file-meta defect gets here: write the bare dataset (no preamble, no meta).
             ds.save_as(path, enforce_file_format=False, implicit_vr=False, little_endian=True)
         else:
-            ds.save_as(path, enforce_file_format=True)
+            write_part10(ds, path, cache)  # the bytes of ds.save_as(path, enforce_file_format=True)
         return path
