@@ -40,6 +40,12 @@ app = typer.Typer(
 serve_app = typer.Typer(help="Run one node as a standalone DICOM service (foreground; Ctrl-C stops it).",
                         no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
+qa_app = typer.Typer(help="Inspect and operate a QA node's data folder (running or stopped): status, quarantine, "
+                          "audit trail.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Instances held for an operator: list, release to the PACS, or reject.",
+                             no_args_is_help=True)
+qa_app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(qa_app, name="qa")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -247,15 +253,135 @@ def serve_qa(
     aet: Annotated[str, typer.Option(help="AE title the QA node answers to.")] = "RADSIM_QA",
     port: Annotated[int, typer.Option(help="DICOM port (0 = allocate a free one).")] = 11113,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    data: Annotated[Path, typer.Option(help="Folder for the forwarding queue.")] = Path("radsim-qa"),
+    data: Annotated[Path, typer.Option(
+        help="Folder for the queue, the ledger and audit trail, and the quarantine; reused on restart.")
+    ] = Path("radsim-qa"),
+    rules: Annotated[Path | None, typer.Option(
+        help="QA rules YAML (default: the shipped rule set, simulator/defaults/qa-rules.yaml).")] = None,
 ) -> None:
     """The QA node standalone: checks each instance, answers failures, forwards the accepted ones."""
     from simulator.nodes.qa import QANode
+    from simulator.nodes.qa.ruleset import load_ruleset
 
     destination = Endpoint.parse(forward)
-    node = QANode(data, ae_title=_ae(aet), forward_to=destination)
+    ruleset = load_ruleset(rules) if rules is not None else None
+    node = QANode(data, ae_title=_ae(aet), forward_to=destination, rules=ruleset)
     endpoint = node.start(host, _check_port(port))
     _wait_for_signal(f"QA node (forwarding to {destination})", endpoint, node.stop)
+
+
+# -- qa ----------------------------------------------------------------------------------------------------------
+
+QaData = Annotated[Path, typer.Option("--data", help="The QA node's data folder (the --data of 'radsim serve qa').")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _print_json(value: Any) -> None:
+    import json
+
+    out.print_json(json.dumps(value, default=str))
+
+
+@qa_app.command("status")
+@friendly
+def qa_status(data: QaData, as_json: AsJson = False) -> None:
+    """Instances per state, queue length, quarantine count and the last forwarding error."""
+    from rich.table import Table
+
+    from simulator.nodes.qa.service import status
+
+    report = status(data)
+    if as_json:
+        _print_json(report)
+        return
+    table = Table(title=f"QA node {data}")
+    table.add_column("state")
+    table.add_column("instances", justify="right")
+    for state, count in report["states"].items():
+        table.add_row(state, str(count))
+    out.print(table)
+    out.print(f"queue length: {report['queue_length']}   quarantine files: {report['quarantine_files']}",
+              highlight=False)
+    error = report["last_forward_error"]
+    out.print("last forwarding error: " + ("none" if error is None else f"{error['at']} {error['error']}"),
+              highlight=False, markup=False)
+
+
+@quarantine_app.command("list")
+@friendly
+def qa_quarantine_list(data: QaData, as_json: AsJson = False) -> None:
+    """Quarantined instances: UID, patient, study, reason, when."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from simulator.nodes.qa.service import quarantine_list
+
+    entries = quarantine_list(data)
+    if as_json:
+        _print_json([e.as_dict() for e in entries])
+        return
+    table = Table(title=f"quarantine ({len(entries)})")
+    for column in ("SOP Instance UID", "patient", "study", "reason", "when"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(*(Text(v) for v in (e.sop_instance_uid, e.patient_id, e.study_instance_uid, e.reason,
+                                           e.updated_at)))
+    out.print(table)
+
+
+@quarantine_app.command("release")
+@friendly
+def qa_quarantine_release(
+    uids: Annotated[list[str], typer.Argument(help="SOP Instance UIDs to release.", show_default=False)],
+    data: QaData,
+) -> None:
+    """Send quarantined instances on to the PACS (a running node forwards them within its poll period)."""
+    from simulator.nodes.qa.service import release
+
+    for entry in release(data, uids):
+        out.print(f"released {entry.sop_instance_uid}", highlight=False)
+
+
+@quarantine_app.command("reject")
+@friendly
+def qa_quarantine_reject(
+    uids: Annotated[list[str], typer.Argument(help="SOP Instance UIDs to reject.", show_default=False)],
+    data: QaData,
+) -> None:
+    """Never forward these quarantined instances; their files are kept in <data>/rejected/."""
+    from simulator.nodes.qa.service import reject
+
+    for entry in reject(data, uids):
+        out.print(f"rejected {entry.sop_instance_uid}", highlight=False)
+
+
+@qa_app.command("audit")
+@friendly
+def qa_audit(
+    uid: Annotated[str, typer.Argument(help="SOP Instance UID.", show_default=False)],
+    data: QaData,
+    as_json: AsJson = False,
+) -> None:
+    """The audit trail of one instance: received, verdict, queued, forwarded, quarantined, released ..."""
+    import json
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from simulator.nodes.qa.service import audit_trail
+
+    entry, events = audit_trail(data, uid)
+    if as_json:
+        _print_json({"instance": entry.as_dict(), "audit": [e.as_dict() for e in events]})
+        return
+    out.print(f"{uid}: {entry.state}" + (f" ({entry.reason})" if entry.reason else "")
+              + f", attempts {entry.attempts}", highlight=False, markup=False)
+    table = Table()
+    for column in ("at", "event", "detail"):
+        table.add_column(column, overflow="fold")
+    for event in events:
+        table.add_row(Text(event.at), Text(event.event), Text(json.dumps(event.detail, default=str, sort_keys=True)))
+    out.print(table)
 
 
 def _ae(title: str) -> str:

@@ -2,6 +2,9 @@
 
 An instance leaves the spool only when the destination answered success or warning; a failure status parks it
 in ``failed/`` with the reason (kept, not dropped); a network error leaves it queued and retries later.
+
+With a ledger, each outcome is recorded there too: the file leaves the queue first and the ledger hears second,
+so a crash in between is repaired at restart (a queued row without its file was forwarded), never the reverse.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from collections.abc import Callable
 from simulator.config import Endpoint
 from simulator.errors import NetworkError
 from simulator.net import DicomClient
-from simulator.nodes.qa.spool import Spool
+from simulator.nodes.qa.ledger import Ledger
+from simulator.nodes.qa.spool import Spool, SpooledInstance, file_facts
+from simulator.synth.uids import is_valid_uid
 
 LOG = logging.getLogger(__name__)
 
@@ -24,8 +29,10 @@ class Forwarder:
     """A background thread forwarding ``spool``'s queue for ``destination_name`` to ``endpoint()``."""
 
     def __init__(self, spool: Spool, destination_name: str, endpoint: Callable[[], Endpoint | None],
-                 client: DicomClient, *, max_backoff_s: float = 30.0, associations: int = 1) -> None:
+                 client: DicomClient, *, max_backoff_s: float = 30.0, associations: int = 1,
+                 ledger: Ledger | None = None) -> None:
         self.spool = spool
+        self.ledger = ledger
         self.destination_name = destination_name
         self._endpoint = endpoint
         self.client = client
@@ -81,6 +88,8 @@ class Forwarder:
                                              associations=self.associations)
             except NetworkError as exc:
                 self.last_error = str(exc)
+                if self.ledger is not None:
+                    self.ledger.attempt_failed([_uid(item) for item in batch], str(exc), str(endpoint))
                 LOG.warning("forwarding to %s failed, retrying in %.1fs: %s", endpoint, backoff, exc)
                 self._wake.wait(timeout=backoff)
                 self._wake.clear()
@@ -88,12 +97,29 @@ class Forwarder:
                 continue
             backoff = 0.5
             self.last_error = None
+            done: list[tuple[str, int, str]] = []
             for item, outcome in zip(batch, outcomes, strict=True):
+                uid = _uid(item)
                 if outcome.ok:
                     self.spool.done(item)
                     self.forwarded += 1
+                    done.append((uid, outcome.status, outcome.meaning))
                 else:
                     reason = (f"{endpoint} answered 0x{outcome.status:04X} ({outcome.meaning})"
                               + (f": {outcome.comment}" if outcome.comment else ""))
                     self.spool.park(item, reason)
                     self.parked += 1
+                    if self.ledger is not None:
+                        self.ledger.failed(uid, outcome.status, reason, str(endpoint))
+            if done and self.ledger is not None:
+                self.ledger.forwarded(done, str(endpoint))
+
+
+def _uid(item: SpooledInstance) -> str:
+    """The real SOP Instance UID (a file name holds a digest instead when the UID is not valid)."""
+    if is_valid_uid(item.sop_instance_uid):
+        return item.sop_instance_uid
+    try:
+        return file_facts(item.path).sop_instance_uid or item.sop_instance_uid
+    except (OSError, ValueError):
+        return item.sop_instance_uid

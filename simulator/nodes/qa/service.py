@@ -1,19 +1,83 @@
-"""The QA node: Storage SCP that checks each instance, spools accepted ones and forwards them."""
+"""The QA node: Storage SCP that checks each instance, spools accepted ones and forwards them.
+
+Durability first: an instance is answered only after its file is fsynced (queue or quarantine) and its ledger row
+committed (``ledger.py``). The file is written before the row, so a crash in between leaves a file without a row,
+which the restart reconciliation queues; never a row without its file.
+
+Decisions per C-STORE (the SOP Instance UID is the identity, the SHA-256 of the received data set the content):
+
+- UID known with the same digest → idempotent: answer 0x0000, do not queue again, audit ``duplicate-ignored``.
+  (A row rejected by the rules is not a duplicate: that instance was never acknowledged, so it is judged again.)
+- UID known with a different digest → the new copy is quarantined as a conflict and answered 0x0000: the sender
+  did nothing wrong it could fix by resending, and refusing would make a modality retry forever; the operator
+  decides (release → it is forwarded and replaces the PACS copy; reject → kept in ``rejected/``).
+- otherwise the rules decide: reject → the verdict's failure status and Error Comment; quarantine → 0x0000 and a
+  copy in ``quarantine/``; accept → queued and 0x0000, or the verdict's warning (0xB000, coercion of data
+  elements) when the rules changed the data set, in which case the changed data set is what is forwarded.
+- a disk or database error while persisting → 0xA700 (Refused: Out of Resources, PS3.4 B.2.3) with an Error
+  Comment; nothing was acknowledged, so the sender retries.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import hashlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import dcmwrite
+from pydicom.tag import Tag
 
 from simulator.config import Endpoint
+from simulator.errors import ConfigError
 from simulator.journal import Journal
 from simulator.net import DicomClient, DicomServer, StoreReply, StoreRequest
 from simulator.nodes.listening import ListeningNode
 from simulator.nodes.qa.forwarder import Forwarder
-from simulator.nodes.qa.rules import DEFAULT_RULES, Rule, evaluate
-from simulator.nodes.qa.spool import Spool
+from simulator.nodes.qa.ledger import CONFLICT, FILENAME, AuditEvent, Entry, Ledger, Receipt, State
+from simulator.nodes.qa.rules import Rule, evaluate
+from simulator.nodes.qa.ruleset import RuleSet
+from simulator.nodes.qa.spool import QUARANTINE, REJECTED, Spool, file_facts, part10_head
+
+LOG = logging.getLogger(__name__)
 
 DESTINATION = "PACS"
+OUT_OF_RESOURCES = 0xA700
+_PIXEL_DATA = Tag(0x7FE0, 0x0010)
+_STRIPES = 64
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _json_value(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _json_value(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return str(value)
+
+
+def verdict_detail(verdict: Any, rules: Sequence[Rule], action: str, changes: Sequence[Any]) -> dict[str, Any]:
+    """Each rule's violations and changes (before/after), for the audit trail."""
+    per_rule: dict[str, dict[str, list[Any]]] = {r.name: {"violations": [], "changes": []} for r in rules}
+    for v in verdict.violations:
+        per_rule.setdefault(v.rule, {"violations": [], "changes": []})["violations"].append(
+            {"keyword": v.keyword, "message": v.message, "status": f"0x{v.status:04X}"})
+    for change in changes:
+        rule = str(getattr(change, "rule", "") or "unnamed")
+        per_rule.setdefault(rule, {"violations": [], "changes": []})["changes"].append(_json_value(change))
+    return {"action": str(action), "status": f"0x{verdict.status:04X}", "comment": verdict.comment,
+            "rules": per_rule}
 
 
 class QANode(ListeningNode):
@@ -22,18 +86,44 @@ class QANode(ListeningNode):
 
     def __init__(self, data_dir: Path, *, ae_title: str = "RADSIM_QA", node: str = "QA",
                  journal: Journal | None = None, forward_to: Endpoint | None = None,
-                 rules: Sequence[Rule] = DEFAULT_RULES, forward_associations: int = 1) -> None:
+                 rules: RuleSet | Sequence[Rule] | None = None, forward_associations: int = 1,
+                 spool: Spool | None = None) -> None:
         self.ae_title = ae_title
         self.node = node
         self.journal = journal if journal is not None else Journal()
-        self.rules = tuple(rules)
+        # A RuleSet (the shipped default, or one loaded from YAML) or, for tests, a plain sequence of checks.
+        if rules is None:
+            rules = RuleSet.default()
+        self.ruleset: RuleSet | None = rules if isinstance(rules, RuleSet) else None
+        self.rules: tuple[Rule, ...] = rules.checks if isinstance(rules, RuleSet) else tuple(rules)
         self.forward_to = forward_to
-        self.spool = Spool(data_dir)
+        self.spool = spool if spool is not None else Spool(data_dir)
+        self.ledger = Ledger(data_dir)
+        self._stripes = [threading.Lock() for _ in range(_STRIPES)]
+        self.reconcile()
         self.forwarder = Forwarder(
             self.spool, DESTINATION, lambda: self.forward_to,
             DicomClient(ae_title, node=node, journal=self.journal), associations=forward_associations,
+            ledger=self.ledger,
         )
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store)
+
+    def reconcile(self) -> tuple[list[str], list[str]]:
+        """Make the ledger agree with the queue folder (after a crash): see ``Ledger.reconcile``."""
+        queued: dict[str, Receipt] = {}
+        for item in self.spool.pending(DESTINATION):
+            try:
+                facts = file_facts(item.path)
+            except (OSError, ValueError) as exc:  # unreadable meta: keep it queued under its file name
+                LOG.warning("cannot read the meta of %s: %s", item.path, exc)
+                queued[item.sop_instance_uid] = Receipt(item.sop_instance_uid, "")
+                continue
+            queued[facts.sop_instance_uid or item.sop_instance_uid] = Receipt(
+                facts.sop_instance_uid or item.sop_instance_uid, facts.digest)
+        marked, added = self.ledger.reconcile(queued)
+        if marked or added:
+            LOG.info("ledger reconciled with the queue: %d marked forwarded, %d queued", len(marked), len(added))
+        return marked, added
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         endpoint = super().start(host, port)
@@ -52,10 +142,187 @@ class QANode(ListeningNode):
         """Wait until everything accepted so far has left the queue."""
         return self.forwarder.drain(timeout)
 
+    # -- C-STORE -------------------------------------------------------------------------------------------
+
     def _on_store(self, request: StoreRequest) -> StoreReply:
-        verdict = evaluate(request.header(), self.rules)
-        if not verdict.accepted:
+        raw = request.raw()
+        digest = digest_of(raw)
+        uid = request.sop_instance_uid
+        received = {"calling_ae": request.caller.ae_title, "host": request.caller.host,
+                    "port": request.caller.port, "transfer_syntax": request.transfer_syntax,
+                    "sop_class_uid": request.sop_class_uid, "bytes": len(raw), "digest": digest}
+        with self._stripes[hash(uid) % _STRIPES]:
+            try:
+                return self._decide(request, raw, digest, received)
+            except (OSError, sqlite3.OperationalError) as exc:
+                LOG.error("cannot persist %s: %s", uid, exc)
+                what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                return StoreReply(OUT_OF_RESOURCES, f"QA out of resources: {what}"[:64])
+
+    def _decide(self, request: StoreRequest, raw: bytes, digest: str, received: Mapping[str, Any]) -> StoreReply:
+        uid = request.sop_instance_uid
+        known = self.ledger.get(uid)
+        if known is not None and (known.state is not State.REJECTED or known.operator_rejected):
+            if known.digest in (digest, ""):
+                self.ledger.note(uid, "duplicate-ignored", {**received, "state": str(known.state)})
+                return StoreReply(0x0000)
+            header = request.header()
+            receipt = Receipt(uid, digest, str(header.get("StudyInstanceUID", "")), str(header.get("PatientID", "")))
+            self.spool.hold(QUARANTINE, uid, digest, [part10_head(request.file_meta(), digest), raw])
+            self.ledger.record(receipt, State.QUARANTINED, [
+                ("received", received),
+                ("conflict", {"previous_digest": known.digest, "previous_state": str(known.state),
+                              "digest": digest}),
+                ("quarantined", {"reason": CONFLICT}),
+            ], reason=CONFLICT)
+            return StoreReply(0x0000)
+
+        header = request.header()
+        if self.ruleset is not None:
+            verdict = self.ruleset.evaluate(header, transfer_syntax=request.transfer_syntax)
+        else:
+            verdict = evaluate(header, self.rules)
+        action = str(getattr(verdict, "action", "accept" if verdict.accepted else "reject"))
+        changes: Sequence[Any] = tuple(getattr(verdict, "changes", ()) or ())
+        receipt = Receipt(uid, digest, str(header.get("StudyInstanceUID", "")), str(header.get("PatientID", "")))
+        events: list[tuple[str, Mapping[str, Any]]] = [
+            ("received", received), ("verdict", verdict_detail(verdict, self.rules, action, changes))]
+
+        if action == "reject":
+            self.ledger.record(receipt, State.REJECTED, events, reason=verdict.comment or "rejected by the rules",
+                               status=verdict.status)
             return StoreReply(verdict.status, verdict.comment)
-        self.spool.put(DESTINATION, request.sop_instance_uid, request.part10_chunks())
+
+        part10 = self._changed_part10(request, header, digest) if changes else \
+            [part10_head(request.file_meta(), digest), raw]
+        if action == "quarantine":
+            reason = verdict.comment or "quarantined by the rules"
+            self.spool.hold(QUARANTINE, uid, digest, part10)
+            self.ledger.record(receipt, State.QUARANTINED, [*events, ("quarantined", {"reason": reason})],
+                               reason=reason)
+            return StoreReply(0x0000)
+
+        item = self.spool.put(DESTINATION, uid, part10)
+        self.ledger.record(receipt, State.QUEUED, [*events, ("queued", {"file": item.path.name})])
         self.forwarder.notify()
+        if changes:
+            return StoreReply(verdict.status if verdict.status else 0xB000, verdict.comment)
         return StoreReply(0x0000)
+
+    @staticmethod
+    def _changed_part10(request: StoreRequest, header: Dataset, digest: str) -> bytes:
+        """The data set as the rules changed it, as Part 10 bytes (pixels as received)."""
+        full = request.dataset()
+        if full is not header:  # the rules ran on the header: carry their changes over to the whole data set
+            for elem in list(full):
+                if elem.tag < _PIXEL_DATA and elem.tag not in header:
+                    del full[elem.tag]
+            for elem in header:
+                full[elem.tag] = elem
+        full.file_meta = request.file_meta()
+        part10_head(full.file_meta, digest)  # sets the digest in the meta
+        buffer = DicomBytesIO()
+        dcmwrite(buffer, full, enforce_file_format=True)
+        return bytes(buffer.getvalue())
+
+
+# -- operator commands (``radsim qa``): work on a data folder whether a node runs on it or not -------------------
+
+
+def open_ledger(data_dir: Path) -> Ledger:
+    """The ledger of an existing QA data folder; ConfigError when there is none."""
+    if not (data_dir / FILENAME).is_file():
+        raise ConfigError(f"{data_dir} is not a QA node's data folder (no {FILENAME}); give the --data of "
+                          "'radsim serve qa'")
+    return Ledger(data_dir)
+
+
+def _quarantined(ledger: Ledger, spool: Spool, uids: Sequence[str]) -> list[tuple[Entry, Path]]:
+    if not uids:
+        raise ConfigError("name at least one SOP Instance UID (see 'radsim qa quarantine list')")
+    found = []
+    for uid in uids:
+        entry = ledger.get(uid)
+        if entry is None:
+            raise ConfigError(f"unknown SOP Instance UID {uid}: the QA node never received it")
+        if entry.state is not State.QUARANTINED:
+            raise ConfigError(f"{uid} is not quarantined (it is {entry.state})")
+        path = spool.held_path(QUARANTINE, uid, entry.digest)
+        if not path.is_file():
+            raise ConfigError(f"{uid} is quarantined but its file {path} is missing")
+        found.append((entry, path))
+    return found
+
+
+def release(data_dir: Path, uids: Sequence[str], *, by: str = "operator") -> list[Entry]:
+    """Move quarantined instances to the forwarding queue (a running node picks them up at its next poll).
+
+    Every UID is checked before anything moves: one unknown UID changes nothing.
+    """
+    ledger = open_ledger(data_dir)
+    try:
+        spool = Spool(data_dir)
+        out = []
+        for entry, path in _quarantined(ledger, spool, uids):
+            item = spool.requeue(path, DESTINATION, entry.sop_instance_uid)
+            ledger.release(entry.sop_instance_uid, {"by": by, "previous_reason": entry.reason,
+                                                    "file": item.path.name})
+            out.append(entry)
+        return out
+    finally:
+        ledger.close()
+
+
+def reject(data_dir: Path, uids: Sequence[str], *, by: str = "operator") -> list[Entry]:
+    """Move quarantined instances to ``rejected/`` (kept, not deleted); they are never forwarded."""
+    ledger = open_ledger(data_dir)
+    try:
+        spool = Spool(data_dir)
+        out = []
+        for entry, path in _quarantined(ledger, spool, uids):
+            target = spool.move(path, REJECTED)
+            ledger.operator_reject(entry.sop_instance_uid, {"by": by, "previous_reason": entry.reason,
+                                                            "file": str(target.relative_to(data_dir))})
+            out.append(entry)
+        return out
+    finally:
+        ledger.close()
+
+
+def status(data_dir: Path) -> dict[str, Any]:
+    """Counts per state, queue length, quarantine count and the last forwarding error (None when the last
+    attempt succeeded)."""
+    ledger = open_ledger(data_dir)
+    try:
+        spool = Spool(data_dir)
+        quarantine = data_dir / QUARANTINE
+        error = ledger.last_forward_error()
+        return {
+            "data": str(data_dir),
+            "states": ledger.counts(),
+            "queue_length": spool.count(DESTINATION),
+            "quarantine_files": len(list(quarantine.glob("*.dcm"))) if quarantine.is_dir() else 0,
+            "last_forward_error": None if error is None else {"at": error.at, "uid": error.sop_instance_uid,
+                                                              "error": error.detail.get("error")},
+        }
+    finally:
+        ledger.close()
+
+
+def quarantine_list(data_dir: Path) -> list[Entry]:
+    ledger = open_ledger(data_dir)
+    try:
+        return ledger.entries(State.QUARANTINED)
+    finally:
+        ledger.close()
+
+
+def audit_trail(data_dir: Path, uid: str) -> tuple[Entry, list[AuditEvent]]:
+    ledger = open_ledger(data_dir)
+    try:
+        entry = ledger.get(uid)
+        if entry is None:
+            raise ConfigError(f"unknown SOP Instance UID {uid}: the QA node never received it")
+        return entry, ledger.audit(uid)
+    finally:
+        ledger.close()

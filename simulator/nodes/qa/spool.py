@@ -1,7 +1,12 @@
 """The QA node's durable queue: an accepted instance is on disk (fsynced) before it is acknowledged.
 
 Layout: ``<data>/queue/<destination>/<sequence>-<sop uid>.dcm``. A file leaves the queue only after the
-destination acknowledged it; on restart, what is still queued is sent again.
+destination acknowledged it; on restart, what is still queued is sent again. Instances waiting for an operator
+are in ``<data>/quarantine/``, those an operator rejected in ``<data>/rejected/`` (kept, never deleted), those the
+destination refused in ``<data>/failed/``; those folders name files ``<sop uid>-<digest prefix>.dcm``.
+
+Each file's File Meta Information carries the SHA-256 of the data set bytes as received (Private Information,
+(0002,0102), under ``DIGEST_CREATOR``), so that after a crash a file can be matched to what the sender sent.
 """
 
 from __future__ import annotations
@@ -14,7 +19,48 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.nodes.durable import uid_file_stem, write_durably
+from pydicom.dataset import FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_file_meta_info
+from pydicom.filewriter import write_file_meta_info
+
+from simulator.nodes.durable import fsync_dir, uid_file_stem, write_durably
+from simulator.synth.uids import derive_uid
+
+DIGEST_CREATOR = derive_uid("radsim", "qa-received-digest")
+
+QUARANTINE = "quarantine"
+REJECTED = "rejected"
+FAILED = "failed"
+
+
+def part10_head(meta: FileMetaDataset, digest: str | None = None) -> bytes:
+    """Preamble, "DICM" and File Meta Information (PS3.10 7.1), with the received digest when given."""
+    if digest is not None:
+        meta.PrivateInformationCreatorUID = DIGEST_CREATOR
+        meta.PrivateInformation = digest.encode("ascii")
+    head = DicomBytesIO()
+    head.is_little_endian = True
+    head.is_implicit_VR = False
+    head.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(head, meta, enforce_standard=True)
+    return bytes(head.getvalue())
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What a spooled file's meta says: its SOP Instance UID and the digest of the bytes as received."""
+
+    sop_instance_uid: str
+    digest: str
+
+
+def file_facts(path: Path) -> FileFacts:
+    meta = read_file_meta_info(path)
+    digest = ""
+    if str(meta.get("PrivateInformationCreatorUID", "")) == DIGEST_CREATOR:
+        digest = bytes(meta.PrivateInformation).decode("ascii", "replace").rstrip("\x00 ")
+    return FileFacts(str(meta.get("MediaStorageSOPInstanceUID", "")), digest)
 
 
 @dataclass(frozen=True)
@@ -57,11 +103,43 @@ class Spool:
 
     def park(self, item: SpooledInstance, reason: str) -> Path:
         """Move an instance the destination refused to ``failed/`` with a note; it is kept, not dropped."""
-        failed = self.root / "failed"
+        failed = self.root / FAILED
         failed.mkdir(parents=True, exist_ok=True)
         target = failed / item.path.name
         os.replace(item.path, target)
         target.with_suffix(".txt").write_text(reason + "\n", encoding="utf-8")
+        fsync_dir(failed)
+        return target
+
+    def held_path(self, folder: str, sop_instance_uid: str, digest: str) -> Path:
+        return self.root / folder / f"{uid_file_stem(sop_instance_uid)}-{digest[:16]}.dcm"
+
+    def hold(self, folder: str, sop_instance_uid: str, digest: str, part10: bytes | Sequence[bytes]) -> Path:
+        """Write an instance durably to ``folder`` (e.g. ``quarantine``) instead of the queue."""
+        target = self.held_path(folder, sop_instance_uid, digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_durably(target, part10)
+        return target
+
+    def requeue(self, path: Path, destination: str, sop_instance_uid: str) -> SpooledInstance:
+        """Move a held file (e.g. released from quarantine) to the end of ``destination``'s queue, durably."""
+        folder = self._folder(destination)
+        with self._lock:
+            sequence = next(self._counter)
+        final = folder / f"{sequence:020d}-{uid_file_stem(sop_instance_uid)}.dcm"
+        os.replace(path, final)
+        fsync_dir(folder)
+        fsync_dir(path.parent)
+        return SpooledInstance(final, sop_instance_uid)
+
+    def move(self, path: Path, folder: str) -> Path:
+        """Move a held file to another folder (e.g. ``rejected``), durably; it is kept, not deleted."""
+        target_dir = self.root / folder
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / path.name
+        os.replace(path, target)
+        fsync_dir(target_dir)
+        fsync_dir(path.parent)
         return target
 
     def count(self, destination: str) -> int:

@@ -3,14 +3,20 @@ and its own restart without losing an acknowledged instance."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+from typer.testing import CliRunner, Result
 
 from simulator.journal import Journal
 from simulator.net import DicomClient
 from simulator.net.ports import free_port
 from simulator.nodes.archive import EmbeddedArchive
 from simulator.nodes.qa import QANode
+from simulator.nodes.qa.rules import Action, Violation
 from simulator.synth import Study, apply_defect, build_ct_study
 
 
@@ -98,3 +104,215 @@ def test_restart_resumes_the_queue(tmp_path: Path, journal: Journal, archive: Em
     finally:
         second.stop(timeout=10)
     assert archive.index.sop_instance_uids() == set(small_study.sop_instance_uids)
+
+
+# -- ledger, idempotency, conflicts, operator commands, out of resources ------------------------------------------
+
+def _archive_stores(journal: Journal, archive: EmbeddedArchive, uid: str) -> int:
+    return sum(1 for e in journal.select(node=archive.node, kind="C-STORE", role="SCP")
+               if e.detail.get("sop_instance_uid") == uid)
+
+
+def _qa(*args: str) -> Result:
+    from simulator.cli import app
+
+    return CliRunner().invoke(app, ["qa", *args])
+
+
+def test_identical_resend_is_idempotent(tmp_path: Path, journal: Journal, archive: EmbeddedArchive,
+                                        small_study: Study) -> None:
+    qa = QANode(tmp_path / "qa", journal=journal, forward_to=archive.endpoint)
+    endpoint = qa.start()
+    try:
+        client = DicomClient("CT1", node="CT1")
+        assert {o.status for o in client.store(endpoint, small_study.datasets)} == {0}
+        assert qa.drain(timeout=30)
+        again = client.store(endpoint, small_study.datasets)
+        assert {o.status for o in again} == {0}
+        assert qa.spool.count("PACS") == 0 and qa.drain(timeout=5)
+    finally:
+        qa.stop(timeout=10)
+    uid = small_study.sop_instance_uids[0]
+    assert _archive_stores(journal, archive, uid) == 1
+    entry = qa.ledger.get(uid)
+    assert entry is not None and entry.state == "forwarded" and entry.attempts == 1
+    assert [e.event for e in qa.ledger.audit(uid)] == [
+        "received", "verdict", "queued", "forward-attempt", "forwarded", "duplicate-ignored"]
+    received = qa.ledger.audit(uid)[0].detail
+    assert received["calling_ae"] == "CT1" and received["host"] == "127.0.0.1" and received["transfer_syntax"]
+
+
+def test_conflict_is_quarantined_then_released_through_the_cli(tmp_path: Path, journal: Journal,
+                                                               archive: EmbeddedArchive, small_study: Study) -> None:
+    data = tmp_path / "qa"
+    qa = QANode(data, journal=journal, forward_to=archive.endpoint)
+    endpoint = qa.start()
+    uid = small_study.sop_instance_uids[0]
+    try:
+        client = DicomClient("CT1", node="CT1")
+        client.store(endpoint, small_study.datasets)
+        assert qa.drain(timeout=30)
+        changed = small_study.datasets[0].copy()
+        changed.SeriesDescription = "reused SOP Instance UID"
+        [outcome] = client.store(endpoint, [changed])
+        assert outcome.status == 0x0000
+        entry = qa.ledger.get(uid)
+        assert entry is not None and entry.state == "quarantined"
+        assert entry.reason == "conflict: different content under an existing SOP Instance UID"
+        assert len(list((data / "quarantine").glob("*.dcm"))) == 1
+        assert _archive_stores(journal, archive, uid) == 1
+
+        listing = _qa("quarantine", "list", "--data", str(data), "--json")
+        assert listing.exit_code == 0, listing.output
+        assert [e["sop_instance_uid"] for e in json.loads(listing.stdout)] == [uid]
+
+        unknown = _qa("quarantine", "release", "1.2.3.999", "--data", str(data))
+        assert unknown.exit_code == 2
+        assert "unknown SOP Instance UID 1.2.3.999" in unknown.output
+
+        released = _qa("quarantine", "release", uid, "--data", str(data))
+        assert released.exit_code == 0, released.output
+        # The running node's forwarder finds it at its next poll, without being told.
+        assert _wait_for(lambda: _archive_stores(journal, archive, uid) == 2, 15)
+        assert _wait_for(lambda: (e := qa.ledger.get(uid)) is not None and e.state == "forwarded", 10)
+    finally:
+        qa.stop(timeout=10)
+    events = [e.event for e in qa.ledger.audit(uid)]
+    assert events[-7:] == ["received", "conflict", "quarantined", "released", "queued", "forward-attempt",
+                           "forwarded"]
+    trail = _qa("audit", uid, "--data", str(data))
+    assert trail.exit_code == 0 and "conflict" in trail.stdout
+
+
+def test_status_counts_with_the_node_stopped(tmp_path: Path, journal: Journal, archive: EmbeddedArchive) -> None:
+    from simulator.config import Endpoint
+
+    study = build_ct_study(6, series=1, instances=3, rows=16, columns=16)
+    apply_defect(study.datasets[0], "missing-patient-id")
+    data = tmp_path / "qa"
+    nowhere = Endpoint(ae_title="RADSIM_PACS", host="127.0.0.1", port=free_port())
+    qa = QANode(data, journal=journal, forward_to=nowhere)
+    endpoint = qa.start()
+    try:
+        DicomClient("CT1", node="CT1").store(endpoint, study.datasets)
+        assert _wait_for(lambda: qa.ledger.last_forward_error() is not None, 10)
+    finally:
+        qa.stop(timeout=10)
+    result = _qa("status", "--data", str(data), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["states"]["queued"] == 2 and report["states"]["rejected"] == 1
+    assert report["queue_length"] == 2 and report["quarantine_files"] == 0
+    assert report["last_forward_error"] is not None
+    table = _qa("status", "--data", str(data))
+    assert table.exit_code == 0 and "queued" in table.stdout
+    missing = _qa("status", "--data", str(tmp_path / "nope"))
+    assert missing.exit_code == 2 and "not a QA node's data folder" in missing.output
+
+
+def test_disk_error_answers_out_of_resources(tmp_path: Path, journal: Journal, archive: EmbeddedArchive,
+                                              small_study: Study) -> None:
+    import errno
+    from collections.abc import Sequence
+
+    from simulator.nodes.qa import Spool, SpooledInstance
+
+    class FullDisk(Spool):
+        def put(self, destination: str, sop_instance_uid: str,
+                part10: bytes | Sequence[bytes]) -> SpooledInstance:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    data = tmp_path / "qa"
+    qa = QANode(data, journal=journal, forward_to=archive.endpoint, spool=FullDisk(data))
+    endpoint = qa.start()
+    try:
+        outcomes = DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets[:1])
+    finally:
+        qa.stop(timeout=10)
+    assert [(o.status, o.comment) for o in outcomes] == [(0xA700, "QA out of resources: No space left on device")]
+    assert qa.ledger.get(small_study.sop_instance_uids[0]) is None  # nothing acknowledged, nothing recorded
+
+
+class _QuarantineEverything:
+    """A rule whose every finding quarantines (as an unmatched worklist rule would)."""
+
+    name = "test-quarantine"
+
+    def check(self, ds: Dataset) -> list[Violation]:
+        return [Violation(self.name, "AccessionNumber", "no scheduled item for this accession", 0xC000,
+                          Action.QUARANTINE)]
+
+
+def test_quarantined_by_the_rules_then_released_reaches_the_archive(
+        tmp_path: Path, journal: Journal, archive: EmbeddedArchive, small_study: Study) -> None:
+    data = tmp_path / "qa"
+    qa = QANode(data, journal=journal, forward_to=archive.endpoint,
+                rules=[_QuarantineEverything()])
+    endpoint = qa.start()
+    try:
+        outcomes = DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets)
+        assert {o.status for o in outcomes} == {0}
+        assert qa.drain(timeout=5)
+        assert archive.index.sop_instance_uids() == set()
+        entries = qa.ledger.entries()
+        assert {e.state for e in entries} == {"quarantined"}
+        assert {e.reason for e in entries} == {"QA: no scheduled item for this accession"}
+        verdict = qa.ledger.audit(small_study.sop_instance_uids[0])[1]
+        assert verdict.event == "verdict" and verdict.detail["action"] == "quarantine"
+        assert verdict.detail["rules"]["test-quarantine"]["violations"][0]["keyword"] == "AccessionNumber"
+        first, *rest = small_study.sop_instance_uids
+        assert _qa("quarantine", "reject", first, "--data", str(data)).exit_code == 0
+        result = _qa("quarantine", "release", *rest, "--data", str(data))
+        assert result.exit_code == 0, result.output
+        assert _wait_for(lambda: archive.index.sop_instance_uids() == set(rest), 15)
+    finally:
+        qa.stop(timeout=10)
+    assert qa.ledger.counts()["forwarded"] == len(rest)
+    rejected = qa.ledger.get(first)
+    assert rejected is not None and rejected.state == "rejected" and rejected.reason == "rejected by operator"
+    assert len(list((data / "rejected").glob("*.dcm"))) == 1
+    # A resend of what the operator rejected stays rejected (acknowledged, not forwarded).
+    qa2 = QANode(data, journal=journal, forward_to=archive.endpoint)
+    endpoint = qa2.start()
+    try:
+        [again] = DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets[:1])
+        assert again.status == 0 and qa2.drain(timeout=5)
+    finally:
+        qa2.stop(timeout=10)
+    assert first not in archive.index.sop_instance_uids()
+    assert qa2.ledger.audit(first)[-1].event == "duplicate-ignored"
+
+
+def test_coerced_instance_answers_warning_and_forwards_the_changed_data_set(
+        tmp_path: Path, journal: Journal, archive: EmbeddedArchive, small_study: Study,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.nodes.qa import service
+    from simulator.nodes.qa.rules import Change, Rule, Verdict
+
+    def coerce(ds: Dataset, rules: object) -> Verdict:
+        before = str(ds.PatientName)
+        ds.PatientName = "WORKLIST^NAME"
+        return Verdict((), (Change("worklist", "PatientName", before, "WORKLIST^NAME"),))
+
+    monkeypatch.setattr(service, "evaluate", coerce)
+    rules: tuple[Rule, ...] = ()
+    qa = QANode(tmp_path / "qa", journal=journal, forward_to=archive.endpoint, rules=rules)
+    endpoint = qa.start()
+    try:
+        outcomes = DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets[:1])
+        assert [(o.status, o.comment) for o in outcomes] == [(0xB000, "QA: coerced PatientName")]
+        assert qa.drain(timeout=30)
+    finally:
+        qa.stop(timeout=10)
+    uid = small_study.sop_instance_uids[0]
+    stored = archive.index.get(uid)
+    assert stored is not None
+    from pydicom import dcmread
+
+    held = dcmread(stored.path)
+    assert str(held.PatientName) == "WORKLIST^NAME"
+    assert held.PixelData == small_study.datasets[0].PixelData
+    verdict = qa.ledger.audit(uid)[1].detail
+    assert verdict["rules"]["worklist"]["changes"] == [
+        {"rule": "worklist", "keyword": "PatientName", "before": str(small_study.datasets[0].PatientName),
+         "after": "WORKLIST^NAME"}]
