@@ -91,6 +91,16 @@ class RetrieveOutcome:
 _config.STORE_SEND_CHUNKED_DATASET = True
 
 
+def _any_uid(value: str) -> tuple[bool, str]:
+    return (bool(value), "" if value else "must not be empty")
+
+
+# radsim sends defective instances on purpose (e.g. a SOP Instance UID longer than 64 characters, PS3.5 9.1),
+# and judging UIDs is the receiving node's job (the QA rules), so pynetdicom's own UID check is relaxed to
+# "not empty" for the command sets radsim builds and reads.
+_config.VALIDATORS["UI"] = _any_uid
+
+
 class _AssociationWatch:
     """Collects facts pynetdicom only reports through events: bytes sent, rejection reason, connection."""
 

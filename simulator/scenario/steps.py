@@ -389,3 +389,54 @@ def run_forget(ctx: RunContext, args: ForgetArgs) -> str:
     count = len(ws.received)
     ws.clear()
     return f"{args.at} forgot {count} instances"
+
+
+# -- QA node ---------------------------------------------------------------------------------------------------
+
+QaState = Literal["queued", "forwarded", "quarantined", "rejected", "failed", "released"]
+
+
+class QaStateArgs(StepArgs):
+    study: str
+    at: str = "QA"
+    state: QaState
+    count: int | None = Field(default=None, ge=0)
+    timeout: Seconds = 30.0
+
+
+@step("expect_qa_state", QaStateArgs,
+      "The QA ledger holds the study's instances in a state (count: how many; default every distinct one)")
+def run_expect_qa_state(ctx: RunContext, args: QaStateArgs) -> str:
+    qa = ctx.department.qa(args.at)
+    uids = list(dict.fromkeys(ctx.study(args.study).sop_instance_uids))
+    wanted = len(uids) if args.count is None else args.count
+    deadline = time.monotonic() + args.timeout
+    while True:
+        entries = [qa.ledger.get(uid) for uid in uids]
+        states = [str(e.state) if e is not None else "unknown" for e in entries]
+        if states.count(args.state) == wanted or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    if states.count(args.state) != wanted:
+        seen = ", ".join(f"{s}: {states.count(s)}" for s in sorted(set(states)))
+        raise ConformanceFailure([f"{args.at}: expected {wanted} instance(s) {args.state}, found {seen}"])
+    return f"{wanted} instance(s) of {args.study} {args.state} at {args.at}"
+
+
+class ReleaseArgs(StepArgs):
+    study: str
+    at: str = "QA"
+
+
+@step("release", ReleaseArgs, "Release the study's quarantined instances at the QA node (as an operator would)")
+def run_release(ctx: RunContext, args: ReleaseArgs) -> str:
+    from simulator.nodes.qa.service import release
+
+    qa = ctx.department.qa(args.at)
+    held = [uid for uid in dict.fromkeys(ctx.study(args.study).sop_instance_uids)
+            if (entry := qa.ledger.get(uid)) is not None and str(entry.state) == "quarantined"]
+    if not held:
+        raise ConformanceFailure([f"{args.at} holds no quarantined instance of {args.study}"])
+    release(qa.data_dir, held, by="scenario")
+    qa.forwarder.notify()
+    return f"released {len(held)} instance(s) of {args.study} at {args.at}"

@@ -97,6 +97,7 @@ class QANode(ListeningNode):
         self.ruleset: RuleSet | None = rules if isinstance(rules, RuleSet) else None
         self.rules: tuple[Rule, ...] = rules.checks if isinstance(rules, RuleSet) else tuple(rules)
         self.forward_to = forward_to
+        self.data_dir = data_dir
         self.spool = spool if spool is not None else Spool(data_dir)
         self.ledger = Ledger(data_dir)
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
