@@ -1,0 +1,549 @@
+"""Store-and-forward through the QA node: modality -> QA -> PACS against modality -> PACS direct.
+
+One CT series (default 200 slices of 512x512, ~105 MB) is stored by radsim's sender (``DicomClient.store``,
+in-memory Datasets, 1 and 4 parallel associations) either directly into the PACS or into the QA node
+(``simulator.nodes.qa.QANode``), which checks every instance, spools it (fsync + ledger commit) and forwards it to
+the same PACS. All paths run in the same bench run, on the same data.
+
+QA node variants: in a child process of its own (like a real deployment: no GIL shared with the sender), with 1
+forwarding association (the default) and with ``--forward-associations`` (default 4); and in the sender's process
+(``QANode.start()`` in-process, 1 forwarding association; ``--skip-in-process`` to skip).
+
+PACS: the embedded archive in a child process (fresh data folder for every run), and Orthanc
+(``simulator.pacs.orthanc.OrthancBackend``, wiped before every run; ``--skip-orthanc`` to skip). Every QA node
+gets a fresh data folder for every run (its ledger would otherwise ignore the second copy of each instance).
+
+Per run: ``ack`` = time until the sender has every C-STORE response; ``to PACS`` = time until the PACS holds every
+instance (polled; for the direct path it is the same as ``ack``, the count is only checked). Throughput = bytes /
+time to PACS. Added latency = mean C-STORE latency at the sender (journal, ``duration_s``) via QA minus direct,
+and time to PACS via QA minus direct. Each figure is the median of ``--repeat`` runs; paths take turns within a
+repeat. The target (from the issue): via QA at least 80 % of direct throughput.
+
+All traffic stays on 127.0.0.1; every server and child process is stopped in a ``finally``. Run from the
+repository root::
+
+    .venv/bin/python bench/qa_forward.py [--instances 200] [--repeat 3] [--skip-orthanc] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pydicom
+import pynetdicom
+from pydicom.dataset import Dataset
+
+from simulator.config import Endpoint, PacsConfig
+from simulator.journal import Journal
+from simulator.net import DicomClient
+from simulator.nodes.archive import EmbeddedArchive
+from simulator.nodes.qa import QANode
+from simulator.synth import build_ct_study
+
+HOST = "127.0.0.1"
+PACS_AE = "BENCH_PACS"
+QA_AE = "BENCH_QA"
+SENDER_AE = "CT1"
+RUN_TIMEOUT_S = 180.0
+TARGET_RATIO = 0.80
+
+
+class BenchError(Exception):
+    """A run did not store what it should have."""
+
+
+# -- child process: an embedded archive or a QA node, restartable on a fresh data folder -------------------------
+
+
+def _serve_child(conn: multiprocessing.connection.Connection) -> None:
+    """Child process: ('start', spec) starts a node on a fresh folder (stopping the previous one) and answers its
+    port; 'count' (archive), 'drain' (QA), 'cpu'; 'exit' or EOF ends."""
+    node: EmbeddedArchive | QANode | None = None
+    try:
+        while True:
+            try:
+                command, arg = conn.recv()
+            except EOFError:
+                break
+            if command == "exit":
+                break
+            if command == "start":
+                if node is not None:
+                    node.stop()
+                    node = None
+                data_dir = Path(arg["data_dir"])
+                if arg["kind"] == "archive":
+                    node = EmbeddedArchive(data_dir, ae_title=PACS_AE)
+                else:
+                    ae, host, port = arg["forward_to"]
+                    node = QANode(data_dir, ae_title=QA_AE, forward_to=Endpoint(ae_title=ae, host=host, port=port),
+                                  forward_associations=arg["forward_associations"])
+                conn.send(node.start(HOST, 0).port)
+            elif command == "count":
+                assert isinstance(node, EmbeddedArchive)
+                conn.send(len(node.index.sop_instance_uids()))
+            elif command == "drain":
+                assert isinstance(node, QANode)
+                conn.send(node.drain(float(arg)))
+            else:
+                conn.send(f"unknown command {command!r}")
+    finally:
+        if node is not None:
+            node.stop()
+
+
+class Child:
+    """One spawned Python process running a node, driven over a pipe."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child_conn = ctx.Pipe()
+        self._process = ctx.Process(target=_serve_child, args=(child_conn,), name=name, daemon=True)
+        self._process.start()
+        child_conn.close()
+
+    def call(self, command: str, arg: Any = None, timeout: float = RUN_TIMEOUT_S) -> Any:
+        self._conn.send((command, arg))
+        if not self._conn.poll(timeout):
+            raise BenchError(f"the {self.name} child process did not answer '{command}' within {timeout:.0f} s "
+                             f"(exit code {self._process.exitcode})")
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        try:
+            if self._process.is_alive():
+                self._conn.send(("exit", None))
+        except (BrokenPipeError, OSError):
+            pass
+        self._process.join(15)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+        self._conn.close()
+
+
+# -- PACS under test ----------------------------------------------------------------------------------------------
+
+
+class Pacs(Protocol):
+    name: str
+    endpoint: Endpoint
+
+    def reset(self, run_dir: Path) -> None: ...
+
+    def count(self) -> int: ...
+
+    def stop(self) -> None: ...
+
+
+class EmbeddedPacs:
+    """The embedded archive in a child process; every run on a fresh data folder (same process)."""
+
+    def __init__(self) -> None:
+        self.name = "embedded"
+        self._child = Child("embedded-archive")
+        self.endpoint = Endpoint(ae_title=PACS_AE, host=HOST, port=1)
+
+    def reset(self, run_dir: Path) -> None:
+        port = self._child.call("start", {"kind": "archive", "data_dir": str(run_dir / "pacs")}, 60)
+        self.endpoint = Endpoint(ae_title=PACS_AE, host=HOST, port=int(port))
+
+    def count(self) -> int:
+        return int(self._child.call("count"))
+
+    def stop(self) -> None:
+        self._child.stop()
+
+
+class OrthancPacs:
+    """A managed Orthanc process, wiped before every run; the QA node's AE is registered as a peer."""
+
+    poll_s = 0.02
+
+    def __init__(self, workdir: Path) -> None:
+        from simulator.pacs.orthanc import OrthancBackend
+
+        self._backend = OrthancBackend(PacsConfig(backend="orthanc", ae_title=PACS_AE), workdir)
+        qa_peer = Endpoint(ae_title=QA_AE, host=HOST, port=104)  # the port is only used for C-MOVE to the QA
+        try:
+            self.endpoint = self._backend.start(peers=[qa_peer], journal=Journal())
+        except BaseException:
+            self._backend.stop()
+            raise
+        self.version = self._backend.version
+        self.name = f"Orthanc {self.version}".strip()
+
+    def reset(self, run_dir: Path) -> None:
+        self._backend.wipe()
+        if self.count() != 0:
+            raise BenchError(f"{self.name} still holds instances after wipe")
+
+    def count(self) -> int:
+        stats = self._backend._get("/statistics")  # cheap, unlike /tools/find with 200 answers
+        return int(stats["CountInstances"])
+
+    def stop(self) -> None:
+        self._backend.stop()
+
+
+# -- paths: direct, or through a QA node ---------------------------------------------------------------------------
+
+
+class Route(Protocol):
+    name: str
+
+    def prepare(self, pacs: Pacs, run_dir: Path) -> Endpoint: ...
+
+    def finish(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Direct:
+    name = "direct"
+
+    def prepare(self, pacs: Pacs, run_dir: Path) -> Endpoint:
+        return pacs.endpoint
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class QAInProcess:
+    """A QANode started in the sender's process (one interpreter, one GIL for sender and QA node)."""
+
+    def __init__(self, forward_associations: int) -> None:
+        self.forward_associations = forward_associations
+        self.name = f"via QA in-process, fwd x{forward_associations}"
+        self._node: QANode | None = None
+
+    def prepare(self, pacs: Pacs, run_dir: Path) -> Endpoint:
+        self.finish()
+        self._node = QANode(run_dir / "qa", ae_title=QA_AE, forward_to=pacs.endpoint,
+                            forward_associations=self.forward_associations)
+        return self._node.start(HOST, 0)
+
+    def finish(self) -> None:
+        if self._node is not None:
+            self._node.stop()
+            self._node = None
+
+    def close(self) -> None:
+        self.finish()
+
+
+class QAChild:
+    """A QANode in a child process of its own (as deployed: no GIL shared with the sender or the PACS)."""
+
+    def __init__(self, forward_associations: int) -> None:
+        self.forward_associations = forward_associations
+        self.name = f"via QA process, fwd x{forward_associations}"
+        self._child: Child | None = None
+
+    def prepare(self, pacs: Pacs, run_dir: Path) -> Endpoint:
+        if self._child is None:
+            self._child = Child(f"qa-fwd{self.forward_associations}")
+        to = pacs.endpoint
+        port = self._child.call("start", {"kind": "qa", "data_dir": str(run_dir / "qa"),
+                                          "forward_to": (to.ae_title, to.host, to.port),
+                                          "forward_associations": self.forward_associations}, 60)
+        return Endpoint(ae_title=QA_AE, host=HOST, port=int(port))
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+
+
+# -- measuring ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    ack_s: float
+    pacs_s: float
+    latency_s: float
+
+
+@dataclass
+class Result:
+    pacs: str
+    path: str
+    associations: int
+    instances: int
+    nbytes: int
+    runs: list[Run] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    direct: Result | None = None
+
+    def _median(self, attr: str) -> float | None:
+        return statistics.median(getattr(r, attr) for r in self.runs) if self.runs else None
+
+    @property
+    def ack_s(self) -> float | None:
+        return self._median("ack_s")
+
+    @property
+    def pacs_s(self) -> float | None:
+        return self._median("pacs_s")
+
+    @property
+    def latency_ms(self) -> float | None:
+        m = self._median("latency_s")
+        return None if m is None else m * 1000
+
+    @property
+    def mb_per_s(self) -> float | None:
+        m = self.pacs_s
+        return self.nbytes / 1e6 / m if m else None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.direct is None or not self.direct.mb_per_s or not self.mb_per_s:
+            return None
+        return self.mb_per_s / self.direct.mb_per_s
+
+    @property
+    def added_latency_ms(self) -> float | None:
+        if self.direct is None or self.direct.latency_ms is None or self.latency_ms is None:
+            return None
+        return self.latency_ms - self.direct.latency_ms
+
+    @property
+    def added_to_pacs_s(self) -> float | None:
+        if self.direct is None or self.direct.pacs_s is None or self.pacs_s is None:
+            return None
+        return self.pacs_s - self.direct.pacs_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pacs": self.pacs, "path": self.path, "sender_associations": self.associations,
+            "instances": self.instances, "bytes": self.nbytes,
+            "runs": [{"ack_s": round(r.ack_s, 4), "to_pacs_s": round(r.pacs_s, 4),
+                      "mean_store_latency_ms": round(r.latency_s * 1000, 3)} for r in self.runs],
+            "median_ack_s": _round(self.ack_s), "median_to_pacs_s": _round(self.pacs_s),
+            "mb_per_s": _round(self.mb_per_s), "mean_store_latency_ms": _round(self.latency_ms),
+            "ratio_to_direct": _round(self.ratio), "added_latency_ms": _round(self.added_latency_ms),
+            "added_to_pacs_s": _round(self.added_to_pacs_s), "errors": self.errors,
+        }
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def wait_for_count(pacs: Pacs, instances: int, timeout: float) -> int:
+    """Poll the PACS until it holds ``instances``; return the last count."""
+    poll = getattr(pacs, "poll_s", 0.01)
+    deadline = time.perf_counter() + timeout
+    while True:
+        held = pacs.count()
+        if held >= instances or time.perf_counter() > deadline:
+            return held
+        time.sleep(poll)
+
+
+def one_run(pacs: Pacs, path: Route, datasets: Sequence[Dataset], associations: int, run_dir: Path) -> Run:
+    pacs.reset(run_dir)
+    target = path.prepare(pacs, run_dir)
+    try:
+        journal = Journal()
+        client = DicomClient(SENDER_AE, node=SENDER_AE, journal=journal)
+        started = time.perf_counter()
+        outcomes = client.store(target, list(datasets), associations=associations)
+        ack = time.perf_counter() - started
+        failed = [o for o in outcomes if not o.ok]
+        if failed:
+            raise BenchError(f"{len(failed)} C-STORE failures, first: 0x{failed[0].status:04X} {failed[0].meaning}")
+        held = wait_for_count(pacs, len(datasets), RUN_TIMEOUT_S)
+        to_pacs = time.perf_counter() - started
+        if held != len(datasets):
+            raise BenchError(f"{pacs.name} holds {held} instances, expected {len(datasets)}")
+        stores = journal.select(kind="C-STORE", role="SCU")
+        latency = statistics.fmean(e.duration_s for e in stores) if stores else float("nan")
+        return Run(ack, to_pacs, latency)
+    finally:
+        path.finish()
+
+
+def measure(pacs: Pacs, paths: Sequence[Route], datasets: Sequence[Dataset], senders: Sequence[int], *,
+            nbytes: int, repeat: int, tmp: Path) -> list[Result]:
+    results: dict[tuple[str, int], Result] = {}
+    for path in paths:
+        for n in senders:
+            results[(path.name, n)] = Result(pacs.name, path.name, n, len(datasets), nbytes)
+    serial = 0
+    for rep in range(1, repeat + 1):
+        for path in paths:
+            for n in senders:
+                result = results[(path.name, n)]
+                serial += 1
+                run_dir = tmp / f"run-{serial:03d}"
+                started = time.perf_counter()
+                label = f"{pacs.name:<16} {path.name:<28} sender x{n}"
+                try:
+                    run = one_run(pacs, path, datasets, n, run_dir)
+                except Exception as exc:  # a bench reports a failed run and carries on
+                    error = (f"run {rep} failed after {time.perf_counter() - started:.1f} s: "
+                             f"{type(exc).__name__}: {exc}")
+                    result.errors.append(error)
+                    print(f"  {label} {error}", flush=True)
+                    continue
+                result.runs.append(run)
+                print(f"  {label} run {rep}: ack {run.ack_s:5.2f} s  to PACS {run.pacs_s:5.2f} s "
+                      f"{nbytes / 1e6 / run.pacs_s:6.1f} MB/s  C-STORE {run.latency_s * 1000:6.2f} ms", flush=True)
+    for (name, n), result in results.items():
+        if name != Direct.name:
+            result.direct = results.get((Direct.name, n))
+    return list(results.values())
+
+
+def print_table(results: Sequence[Result]) -> None:
+    header = (f"{'PACS':<16} {'path':<28} {'snd':>3} {'ack s':>6} {'to PACS s':>9} {'MB/s':>6} {'C-STORE ms':>10} "
+              f"{'+ms/inst':>8} {'+s PACS':>7} {'÷ direct':>8}")
+    print()
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        if r.ack_s is None or r.pacs_s is None or r.mb_per_s is None or r.latency_ms is None:
+            print(f"{r.pacs:<16} {r.path:<28} x{r.associations:<2} every run failed: "
+                  f"{r.errors[-1] if r.errors else '?'}")
+            continue
+        added = f"{r.added_latency_ms:+.2f}" if r.added_latency_ms is not None else "-"
+        added_s = f"{r.added_to_pacs_s:+.2f}" if r.added_to_pacs_s is not None else "-"
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "-"
+        if r.ratio is not None:
+            ratio += " ok" if r.ratio >= TARGET_RATIO else " <"
+        note = f"  ({len(r.errors)} of {len(r.errors) + len(r.runs)} runs failed)" if r.errors else ""
+        print(f"{r.pacs:<16} {r.path:<28} x{r.associations:<2} {r.ack_s:6.2f} {r.pacs_s:9.2f} {r.mb_per_s:6.1f} "
+              f"{r.latency_ms:10.2f} {added:>8} {added_s:>7} {ratio:>8}{note}")
+    print(f"\n÷ direct = throughput via QA (bytes / time to PACS) ÷ direct throughput, same PACS and sender "
+          f"associations; target ≥ {TARGET_RATIO:.2f} ('ok' meets it, '<' misses it). +ms/inst = mean C-STORE "
+          "latency at the sender minus direct; +s PACS = time to PACS minus direct.")
+
+
+# -- main ---------------------------------------------------------------------------------------------------------
+
+
+def machine_facts() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
+        "python": platform.python_version(), "pydicom": pydicom.__version__, "pynetdicom": pynetdicom.__version__,
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--instances", type=int, default=200, help="CT slices in the series (default 200)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per PACS, path and sender; the median is shown")
+    parser.add_argument("--skip-orthanc", action="store_true", help="do not measure Orthanc")
+    parser.add_argument("--skip-in-process", action="store_true",
+                        help="do not measure the QA node running inside the sender's process")
+    parser.add_argument("--associations", type=int, default=4, help="parallel associations of the fan-out sender")
+    parser.add_argument("--forward-associations", type=int, default=4,
+                        help="forwarding associations of the QA node variant (besides the default 1; 1 = no variant)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if min(args.instances, args.repeat, args.associations, args.forward_associations) < 1:
+        parser.error("--instances, --repeat, --associations and --forward-associations must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    facts = machine_facts()
+    print(f"machine: {facts['cpus']} CPUs ({facts['cpu_model']}), Python {facts['python']}, "
+          f"pydicom {facts['pydicom']}, pynetdicom {facts['pynetdicom']}")
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="radsim-bench-qa-") as tmp_name:
+        tmp = Path(tmp_name)
+        started = time.perf_counter()
+        study = build_ct_study(7, series=1, instances=args.instances, rows=512, columns=512)
+        paths_on_disk = study.write(tmp / "series")
+        nbytes = sum(p.stat().st_size for p in paths_on_disk)
+        print(f"data: 1 CT series, {len(study.datasets)} slices 512x512, {nbytes / 1e6:.1f} MB as Part 10 files "
+              f"(built in {time.perf_counter() - started:.1f} s); MB = 10^6 bytes of Part 10 file")
+
+        senders = sorted({1, args.associations})
+        factories: list[tuple[str, Callable[[], Pacs]]] = [("embedded", EmbeddedPacs)]
+        orthanc_version: str | None = None
+        if args.skip_orthanc:
+            print("Orthanc: skipped (--skip-orthanc)")
+        else:
+            from simulator.pacs.orthanc import find_binary
+
+            if find_binary(PacsConfig().orthanc_binary) is None:
+                print("Orthanc binary not found (Debian package 'orthanc'): skipping the Orthanc PACS")
+            else:
+                factories.append(("Orthanc", lambda: OrthancPacs(tmp / "orthanc")))
+
+        for label, factory in factories:
+            print(f"\n{label}: starting", flush=True)
+            pacs: Pacs | None = None
+            paths: list[Route] = [Direct(), QAChild(1)]
+            if args.forward_associations != 1:
+                paths.append(QAChild(args.forward_associations))
+            if not args.skip_in_process:
+                paths.append(QAInProcess(1))
+            try:
+                pacs = factory()
+                if isinstance(pacs, OrthancPacs):
+                    orthanc_version = pacs.version
+                results.extend(measure(pacs, paths, study.datasets, senders, nbytes=nbytes, repeat=args.repeat,
+                                       tmp=tmp / label))
+            finally:
+                for path in paths:
+                    path.close()
+                if pacs is not None:
+                    pacs.stop()
+
+        print_table(results)
+        total = time.perf_counter() - started
+        load = [round(x, 2) for x in os.getloadavg()]
+        print(f"\n{args.repeat} runs each, median shown; whole bench {total:.0f} s; "
+              f"load average at start {facts['loadavg_at_start']}, at end {load} (other work on the machine "
+              "skews the figures)")
+        if args.json:
+            payload = {
+                "machine": {**facts, "orthanc": orthanc_version, "loadavg_at_end": load},
+                "config": {"instances": len(study.datasets), "rows": 512, "columns": 512, "bytes": nbytes,
+                           "repeat": args.repeat, "sender_associations": senders,
+                           "forward_associations": args.forward_associations, "target_ratio": TARGET_RATIO},
+                "results": [r.to_dict() for r in results],
+            }
+            args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+            print(f"figures written to {args.json}")
+    return 0 if all(not r.errors for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
