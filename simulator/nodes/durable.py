@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from simulator.synth.uids import uid_file_stem
 
-__all__ = ["fsync_dir", "uid_file_stem", "write_durably"]
+__all__ = ["DurableDatabase", "fsync_dir", "uid_file_stem", "write_durably"]
 
 
 def fsync_dir(path: Path) -> None:
@@ -35,3 +38,37 @@ def write_durably(final: Path, data: bytes | Sequence[bytes]) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, final)
     fsync_dir(final.parent)
+
+
+class DurableDatabase:
+    """One SQLite connection shared by threads behind a lock, in WAL mode with synchronous=FULL: a committed
+    transaction is on disk when ``transaction()`` returns (what the nodes rely on before acknowledging)."""
+
+    def __init__(self, path: Path, schema: str, *,
+                 functions: Mapping[str, Callable[[Any], Any]] | None = None) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        for name, function in (functions or {}).items():
+            self.db.create_function(name, 1, function, deterministic=True)
+        with self.lock:
+            self.db.executescript(schema)
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT under the lock; ROLLBACK if the body raises."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.filereader import dcmread
 
-from simulator.nodes.durable import uid_file_stem, write_durably
+from simulator.nodes.durable import DurableDatabase, uid_file_stem, write_durably
 
 # Query keys the index holds, per level: DICOM keyword -> (column, VR). PS3.4 C.6.1.1 / C.6.2.1.
 LEVEL_KEYS: dict[str, dict[str, tuple[str, str]]] = {
@@ -100,28 +98,14 @@ class ArchiveIndex:
         self.root = root
         self.files = root / "files"
         self.files.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(root / "index.sqlite", check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
         # SQLite's lower() folds ASCII only; person names are matched with Python's full case folding.
-        self._db.create_function("casefold", 1, _casefold, deterministic=True)
-        self._db.executescript(_SCHEMA)
+        self._store = DurableDatabase(root / "index.sqlite", _SCHEMA, functions={"casefold": _casefold})
+        self._lock = self._store.lock
+        self._db = self._store.db
+        self._transaction = self._store.transaction
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._store.close()
 
     # -- writing ------------------------------------------------------------------------------------------------
 
