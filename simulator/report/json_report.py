@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from simulator import __version__
 from simulator.department import Department
+from simulator.nodes.qa import Ledger
 from simulator.scenario import ScenarioResult
 
 
@@ -24,7 +26,24 @@ def build_report(results: Sequence[ScenarioResult], department: Department) -> d
             {**r.to_dict(), "journal": journal[r.journal_from:r.journal_to]} for r in results
         ],
         "summary": department.journal.summary(),
+        "qa": {name: qa_audit(qa.ledger) for name, qa in department.qa_nodes.items()},
     }
+
+
+AUDIT_LIMIT = 5000
+
+
+def qa_audit(ledger: Ledger, limit: int = AUDIT_LIMIT) -> dict[str, Any]:
+    """A QA node's ledger for the report: instances per state and each instance's audit trail (the first
+    ``limit`` instances; ``truncated`` counts the rest)."""
+    entries = ledger.entries()
+    instances = []
+    for entry in entries[:limit]:
+        row = {key: (str(value) if key == "state" else value) for key, value in asdict(entry).items()}
+        trail = ledger.audit(entry.sop_instance_uid)
+        row["audit"] = [{"at": e.at, "event": e.event, "detail": e.detail} for e in trail]
+        instances.append(row)
+    return {"states": ledger.counts(), "instances": instances, "truncated": max(0, len(entries) - limit)}
 
 
 def write_report(report: dict[str, Any], directory: Path) -> Path:

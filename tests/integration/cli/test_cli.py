@@ -43,6 +43,17 @@ def test_run_passes_the_echo_scenario_and_writes_a_report(tmp_path: Path) -> Non
     (entry,) = report["results"]
     assert entry["outcome"] == "passed"
     assert any(row["kind"] == "C-ECHO" for row in entry["journal"])
+    assert report["qa"]["QA"]["states"]["queued"] == 0  # the QA ledger is in the report (nothing stored here)
+
+
+def test_report_carries_the_qa_audit_trail(tmp_path: Path) -> None:
+    result = radsim("run", "scenarios/qa/conflict-quarantined-then-released.yaml", "--report", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    qa = json.loads((tmp_path / "report.json").read_text())["qa"]["QA"]
+    (instance,) = qa["instances"]
+    events = [event["event"] for event in instance["audit"]]
+    assert {"received", "verdict", "queued", "conflict", "quarantined", "released"} <= set(events)
+    assert instance["state"] == "forwarded" and qa["truncated"] == 0
 
 
 def test_failing_scenario_exits_1_and_shows_the_transcript(tmp_path: Path) -> None:
