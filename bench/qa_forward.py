@@ -32,7 +32,6 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -42,8 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import pydicom
-import pynetdicom
+from benchlib import BenchError, ChildProcess, machine_facts, rounded
 from pydicom.dataset import Dataset
 
 from simulator.config import Endpoint, PacsConfig
@@ -59,10 +57,6 @@ QA_AE = "BENCH_QA"
 SENDER_AE = "CT1"
 RUN_TIMEOUT_S = 180.0
 TARGET_RATIO = 0.80
-
-
-class BenchError(Exception):
-    """A run did not store what it should have."""
 
 
 # -- child process: an embedded archive or a QA node, restartable on a fresh data folder -------------------------
@@ -105,35 +99,9 @@ def _serve_child(conn: multiprocessing.connection.Connection) -> None:
             node.stop()
 
 
-class Child:
-    """One spawned Python process running a node, driven over a pipe."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child_conn = ctx.Pipe()
-        self._process = ctx.Process(target=_serve_child, args=(child_conn,), name=name, daemon=True)
-        self._process.start()
-        child_conn.close()
-
-    def call(self, command: str, arg: Any = None, timeout: float = RUN_TIMEOUT_S) -> Any:
-        self._conn.send((command, arg))
-        if not self._conn.poll(timeout):
-            raise BenchError(f"the {self.name} child process did not answer '{command}' within {timeout:.0f} s "
-                             f"(exit code {self._process.exitcode})")
-        return self._conn.recv()
-
-    def stop(self) -> None:
-        try:
-            if self._process.is_alive():
-                self._conn.send(("exit", None))
-        except (BrokenPipeError, OSError):
-            pass
-        self._process.join(15)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
-        self._conn.close()
+def _child(name: str) -> ChildProcess:
+    """One spawned Python process running a node (see ``_serve_child``), driven over a pipe."""
+    return ChildProcess(name, _serve_child, stop_command="exit", timeout=RUN_TIMEOUT_S)
 
 
 # -- PACS under test ----------------------------------------------------------------------------------------------
@@ -155,7 +123,7 @@ class EmbeddedPacs:
 
     def __init__(self) -> None:
         self.name = "embedded"
-        self._child = Child("embedded-archive")
+        self._child = _child("embedded-archive")
         self.endpoint = Endpoint(ae_title=PACS_AE, host=HOST, port=1)
 
     def reset(self, run_dir: Path) -> None:
@@ -255,11 +223,11 @@ class QAChild:
     def __init__(self, forward_associations: int) -> None:
         self.forward_associations = forward_associations
         self.name = f"via QA process, fwd x{forward_associations}"
-        self._child: Child | None = None
+        self._child: ChildProcess | None = None
 
     def prepare(self, pacs: Pacs, run_dir: Path) -> Endpoint:
         if self._child is None:
-            self._child = Child(f"qa-fwd{self.forward_associations}")
+            self._child = _child(f"qa-fwd{self.forward_associations}")
         to = pacs.endpoint
         port = self._child.call("start", {"kind": "qa", "data_dir": str(run_dir / "qa"),
                                           "forward_to": (to.ae_title, to.host, to.port),
@@ -341,15 +309,11 @@ class Result:
             "instances": self.instances, "bytes": self.nbytes,
             "runs": [{"ack_s": round(r.ack_s, 4), "to_pacs_s": round(r.pacs_s, 4),
                       "mean_store_latency_ms": round(r.latency_s * 1000, 3)} for r in self.runs],
-            "median_ack_s": _round(self.ack_s), "median_to_pacs_s": _round(self.pacs_s),
-            "mb_per_s": _round(self.mb_per_s), "mean_store_latency_ms": _round(self.latency_ms),
-            "ratio_to_direct": _round(self.ratio), "added_latency_ms": _round(self.added_latency_ms),
-            "added_to_pacs_s": _round(self.added_to_pacs_s), "errors": self.errors,
+            "median_ack_s": rounded(self.ack_s), "median_to_pacs_s": rounded(self.pacs_s),
+            "mb_per_s": rounded(self.mb_per_s), "mean_store_latency_ms": rounded(self.latency_ms),
+            "ratio_to_direct": rounded(self.ratio), "added_latency_ms": rounded(self.added_latency_ms),
+            "added_to_pacs_s": rounded(self.added_to_pacs_s), "errors": self.errors,
         }
-
-
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def wait_for_count(pacs: Pacs, instances: int, timeout: float) -> int:
@@ -443,22 +407,6 @@ def print_table(results: Sequence[Result]) -> None:
 
 
 # -- main ---------------------------------------------------------------------------------------------------------
-
-
-def machine_facts() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
-        "python": platform.python_version(), "pydicom": pydicom.__version__, "pynetdicom": pynetdicom.__version__,
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

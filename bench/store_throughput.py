@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
-import platform
 import pstats
 import resource
 import shutil
@@ -44,8 +43,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-import pydicom
-import pynetdicom
+import benchlib
+from benchlib import BenchError, ChildProcess, rounded
 from pydicom.dataset import Dataset
 
 from simulator.config import Endpoint, PacsConfig
@@ -60,10 +59,6 @@ SENDER_AE = "CT1"
 STORESCU = "storescu"
 DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}  # DCMTK leaves Nagle on otherwise: ~40 ms stall per response
 RUN_TIMEOUT_S = 300.0
-
-
-class BenchError(Exception):
-    """A run did not store what it should have."""
 
 
 # -- PACS under test ----------------------------------------------------------------------------------------------
@@ -122,27 +117,16 @@ class EmbeddedChild:
 
     def __init__(self, data_dir: Path) -> None:
         self.name = "embedded"
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child_conn = ctx.Pipe()
-        self._process = ctx.Process(target=_serve_embedded, args=(child_conn, str(data_dir)),
-                                    name="embedded-archive", daemon=True)
-        self._process.start()
-        child_conn.close()
+        self._child = ChildProcess("embedded-archive", _serve_embedded, str(data_dir), timeout=RUN_TIMEOUT_S)
         try:
-            if not self._conn.poll(60):
-                raise EOFError
-            port = int(self._conn.recv())
-        except (EOFError, OSError):
-            self.stop()
-            raise BenchError("the embedded archive child process did not report its port within 60 s "
-                             f"(exit code {self._process.exitcode})") from None
+            port = int(self._child.receive("its port", timeout=60))
+        except BenchError:
+            self._child.stop()
+            raise
         self.endpoint = Endpoint(ae_title=PACS_AE, host=HOST, port=port)
 
     def call(self, command: str, arg: Any = None) -> Any:
-        self._conn.send((command, arg))
-        if not self._conn.poll(RUN_TIMEOUT_S):
-            raise BenchError(f"the embedded archive child did not answer '{command}'")
-        return self._conn.recv()
+        return self._child.call(command, arg)
 
     def wipe(self) -> None:
         self.call("wipe")
@@ -151,16 +135,7 @@ class EmbeddedChild:
         return int(self.call("count"))
 
     def stop(self) -> None:
-        try:
-            if self._process.is_alive():
-                self._conn.send(("stop", None))
-        except (BrokenPipeError, OSError):
-            pass
-        self._process.join(15)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
-        self._conn.close()
+        self._child.stop()
 
 
 class EmbeddedInProcess:
@@ -268,14 +243,10 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         return {
             "pacs": self.pacs, "sender": self.sender, "instances": self.instances, "bytes": self.nbytes,
-            "runs_s": [round(r, 4) for r in self.runs_s], "median_s": _round(self.median_s),
-            "mb_per_s": _round(self.mb_per_s), "instances_per_s": _round(self.instances_per_s),
-            "ratio_to_storescu": _round(self.ratio_to_storescu), "errors": self.errors,
+            "runs_s": [round(r, 4) for r in self.runs_s], "median_s": rounded(self.median_s),
+            "mb_per_s": rounded(self.mb_per_s), "instances_per_s": rounded(self.instances_per_s),
+            "ratio_to_storescu": rounded(self.ratio_to_storescu), "errors": self.errors,
         }
-
-
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def measure(target: Target, senders: Sequence[Sender], *, instances: int, nbytes: int, repeat: int) -> list[Result]:
@@ -427,21 +398,8 @@ def _tool_version(command: Sequence[str]) -> str:
 
 
 def machine_facts() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     storescu = shutil.which(STORESCU)
-    return {
-        "cpus": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
-        "python": platform.python_version(), "pydicom": pydicom.__version__, "pynetdicom": pynetdicom.__version__,
-        "dcmtk": _tool_version([storescu, "--version"]) if storescu else None,
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+    return benchlib.machine_facts(dcmtk=_tool_version([storescu, "--version"]) if storescu else None)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
