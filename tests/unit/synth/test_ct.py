@@ -15,14 +15,10 @@ from simulator.synth.iods.ct import RESCALE_INTERCEPT
 from simulator.synth.patients import make_patient
 from simulator.synth.study import Study
 from simulator.synth.uids import is_valid_uid
+from tests.unit.synth.helpers import part10_bytes
 
 ROWS, COLUMNS = 64, 48  # not square: catches rows/columns swapped
 
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +31,7 @@ def test_same_seed_gives_identical_bytes(study: Study) -> None:
     again = build_ct_study(5, series=3, instances=4, rows=ROWS, columns=COLUMNS)
     assert len(again) == len(study) == 12
     for first, second in zip(study, again, strict=True):
-        assert _bytes(first) == _bytes(second)
+        assert part10_bytes(first) == part10_bytes(second)
 
 
 def _without_uids(ds: Dataset) -> Dataset:
@@ -49,13 +45,13 @@ def _without_uids(ds: Dataset) -> Dataset:
 def test_same_seed_gives_identical_bytes_apart_from_uids(study: Study) -> None:
     again = build_ct_study(5, series=3, instances=4, rows=ROWS, columns=COLUMNS)
     for first, second in zip(study, again, strict=True):
-        assert _bytes(_without_uids(first)) == _bytes(_without_uids(second))
+        assert part10_bytes(_without_uids(first)) == part10_bytes(_without_uids(second))
 
 
 def test_different_seed_gives_different_content() -> None:
     first = build_ct_study(1, instances=1, rows=16, columns=16).datasets[0]
     second = build_ct_study(2, instances=1, rows=16, columns=16).datasets[0]
-    assert _bytes(_without_uids(first)) != _bytes(_without_uids(second))
+    assert part10_bytes(_without_uids(first)) != part10_bytes(_without_uids(second))
     assert first.PixelData != second.PixelData
 
 
@@ -69,7 +65,7 @@ def test_different_seed_gives_different_uids(study: Study) -> None:
 
 def test_written_files_read_back_equal(study: Study) -> None:
     ds = study.datasets[5]
-    back = dcmread(io.BytesIO(_bytes(ds)))
+    back = dcmread(io.BytesIO(part10_bytes(ds)))
     assert back.SOPInstanceUID == ds.SOPInstanceUID
     assert back.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
     assert back.file_meta.MediaStorageSOPClassUID == ds.SOPClassUID

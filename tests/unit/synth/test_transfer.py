@@ -17,19 +17,15 @@ from simulator.synth import build_ct_study
 from simulator.synth import transfer as transfer_module
 from simulator.synth.transfer import TRANSFER_SYNTAXES, CodecUnavailable, UnsupportedPixelFormat, encode
 from tests.conftest import require_binary
+from tests.unit.synth.helpers import part10_bytes
 
 LOSSLESS = sorted(name for name, spec in TRANSFER_SYNTAXES.items() if spec.lossless)
 LOSSY = sorted(name for name, spec in TRANSFER_SYNTAXES.items() if not spec.lossless)
 
 
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
 
 def _round_trip(ds: Dataset) -> Dataset:
-    return dcmread(io.BytesIO(_bytes(ds)))
+    return dcmread(io.BytesIO(part10_bytes(ds)))
 
 
 def _ct() -> Dataset:
@@ -103,14 +99,14 @@ def test_lossless_syntaxes_give_back_identical_pixels(name: str, source: str, so
     if not spec.supports(ds):
         pytest.skip(f"{name} does not carry {source} (checked by the refusal tests)")
     _need_tools(name)
-    before = _bytes(ds)
+    before = part10_bytes(ds)
     back = _round_trip(encode(ds, name))
     assert back.file_meta.TransferSyntaxUID == spec.uid
     assert np.array_equal(back.pixel_array, ds.pixel_array)
     assert back.PhotometricInterpretation == ds.PhotometricInterpretation
     assert back.SOPInstanceUID == ds.SOPInstanceUID
     assert "LossyImageCompression" not in back
-    assert _bytes(ds) == before  # the input is left as it was
+    assert part10_bytes(ds) == before  # the input is left as it was
 
 
 @pytest.mark.parametrize("name", ["implicit-le", "explicit-le", "deflated-le", "explicit-be", "rle",
@@ -121,7 +117,7 @@ def test_the_16_bit_ct_is_supported_losslessly(name: str, sources: dict[str, Dat
 
 def test_big_endian_files_hold_big_endian_pixel_words(sources: dict[str, Dataset]) -> None:
     ds = sources["ct16"]
-    raw = _bytes(encode(ds, "explicit-be"))
+    raw = part10_bytes(encode(ds, "explicit-be"))
     first = int(ds.pixel_array[0, 0])
     little = bytes(ds.PixelData)
     assert raw[-len(little):][:2] == first.to_bytes(2, "big")
@@ -130,7 +126,7 @@ def test_big_endian_files_hold_big_endian_pixel_words(sources: dict[str, Dataset
 
 def test_deflated_files_are_smaller(sources: dict[str, Dataset]) -> None:
     ds = sources["ct16"]
-    assert len(_bytes(encode(ds, "deflated-le"))) < 0.75 * len(_bytes(ds))
+    assert len(part10_bytes(encode(ds, "deflated-le"))) < 0.75 * len(part10_bytes(ds))
 
 
 @pytest.mark.parametrize("source", ["ct16", "gray8", "gray8x3", "rgb8"])
@@ -166,7 +162,7 @@ def test_a_lossy_copy_can_be_labelled_derived(sources: dict[str, Dataset]) -> No
     assert first.SOPInstanceUID != ds.SOPInstanceUID
     assert first.file_meta.MediaStorageSOPInstanceUID == first.SOPInstanceUID
     assert "ratio" in first.DerivationDescription
-    assert _bytes(first) == _bytes(encode(ds, "j2k", derived=True))
+    assert part10_bytes(first) == part10_bytes(encode(ds, "j2k", derived=True))
 
 
 def test_a_second_lossy_step_appends_ratio_and_method(sources: dict[str, Dataset]) -> None:
@@ -196,7 +192,7 @@ def test_encoding_is_deterministic(name: str, sources: dict[str, Dataset]) -> No
     ds = next((s for s in sources.values() if TRANSFER_SYNTAXES[name].supports(s)), None)
     assert ds is not None
     _need_tools(name)
-    assert _bytes(encode(ds, name)) == _bytes(encode(ds, name))
+    assert part10_bytes(encode(ds, name)) == part10_bytes(encode(ds, name))
 
 
 @pytest.mark.parametrize(("name", "source", "reason"), [

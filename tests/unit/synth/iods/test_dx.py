@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset
 from pydicom.uid import DigitalXRayImageStorageForPresentation
 
 from simulator.synth.generate import generate_study
 from simulator.synth.iods import dx
 from simulator.synth.spec import BuildOptions
 from simulator.synth.study import Study
+from tests.unit.synth.helpers import part10_bytes
 
 ROWS, COLUMNS = 64, 48
 OPTIONS = BuildOptions(rows=ROWS, columns=COLUMNS, frames=3)
 
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +77,7 @@ def test_pa_image_looks_like_a_chest() -> None:
 
 def test_same_seed_identical_bytes(study: Study) -> None:
     again = generate_study(dx.SPEC, 3, series=2, instances=3, options=OPTIONS)
-    assert [_bytes(ds) for ds in again] == [_bytes(ds) for ds in study]
+    assert [part10_bytes(ds) for ds in again] == [part10_bytes(ds) for ds in study]
     other = generate_study(dx.SPEC, 4, series=2, instances=3, options=OPTIONS)
     assert other.datasets[0].PixelData != study.datasets[0].PixelData
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset
@@ -13,14 +11,10 @@ from simulator.synth.generate import generate_study
 from simulator.synth.iods.mr import SAGITTAL, SPEC
 from simulator.synth.spec import BuildOptions
 from simulator.synth.study import Study
+from tests.unit.synth.helpers import part10_bytes
 
 OPTIONS = BuildOptions(rows=64, columns=48)
 
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +95,7 @@ def test_series_show_the_same_anatomy_with_different_contrast() -> None:
 def test_same_seed_same_bytes_and_different_seed_different_pixels(study: Study) -> None:
     again = generate_study(SPEC, 3, series=5, instances=3, options=OPTIONS)
     for first, second in zip(study, again, strict=True):
-        assert _bytes(first) == _bytes(second)
+        assert part10_bytes(first) == part10_bytes(second)
     other = generate_study(SPEC, 4, series=1, instances=1, options=OPTIONS)
     assert other.datasets[0].PixelData != study.datasets[0].PixelData
 

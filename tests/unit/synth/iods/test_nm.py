@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset
@@ -14,14 +12,10 @@ from simulator.synth.generate import generate_study
 from simulator.synth.iods.nm import SPEC
 from simulator.synth.spec import BuildOptions
 from simulator.synth.study import Study
+from tests.unit.synth.helpers import part10_bytes
 
 OPTIONS = BuildOptions(rows=64, columns=64, frames=3)
 
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +97,6 @@ def test_times_in_acquisition_order(study: Study) -> None:
 def test_same_seed_same_bytes(study: Study) -> None:
     again = generate_study(SPEC, 5, series=4, instances=2, options=OPTIONS)
     for first, second in zip(study, again, strict=True):
-        assert _bytes(first) == _bytes(second)
+        assert part10_bytes(first) == part10_bytes(second)
     other = generate_study(SPEC, 6, series=1, instances=1, options=OPTIONS)
     assert not np.array_equal(other.datasets[0].pixel_array, study.datasets[0].pixel_array)

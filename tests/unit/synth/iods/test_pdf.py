@@ -16,12 +16,7 @@ from simulator.synth.generate import generate_study
 from simulator.synth.iods import pdf
 from simulator.synth.patients import make_patient
 from simulator.synth.study import Study
-
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+from tests.unit.synth.helpers import part10_bytes
 
 
 def _document(ds: Dataset) -> bytes:
@@ -120,13 +115,13 @@ def test_long_text_is_wrapped_and_clipped_to_one_page() -> None:
 
 def test_same_seed_gives_identical_bytes(study: Study) -> None:
     again = generate_study(pdf.SPEC, 8, series=2, instances=3)
-    assert [_bytes(ds) for ds in again] == [_bytes(ds) for ds in study]
+    assert [part10_bytes(ds) for ds in again] == [part10_bytes(ds) for ds in study]
     other = generate_study(pdf.SPEC, 9, series=2, instances=3)
     assert _document(other.datasets[0]) != _document(study.datasets[0])
 
 
 def test_reads_back(study: Study) -> None:
-    back = dcmread(io.BytesIO(_bytes(study.datasets[0])))
+    back = dcmread(io.BytesIO(part10_bytes(study.datasets[0])))
     assert _document(back) == _document(study.datasets[0])
     assert back.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
 

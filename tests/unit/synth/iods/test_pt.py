@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 
 import numpy as np
@@ -15,14 +14,10 @@ from simulator.synth.generate import generate_study
 from simulator.synth.iods.pt import F18_HALF_LIFE_S, SLICE_MM, SPEC
 from simulator.synth.spec import BuildOptions
 from simulator.synth.study import Study
+from tests.unit.synth.helpers import part10_bytes
 
 OPTIONS = BuildOptions(rows=64, columns=64)
 
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +90,7 @@ def test_activity_is_plausible_with_a_hot_spot(study: Study) -> None:
 def test_same_seed_same_bytes(study: Study) -> None:
     again = generate_study(SPEC, 11, series=2, instances=5, options=OPTIONS)
     for first, second in zip(study, again, strict=True):
-        assert _bytes(first) == _bytes(second)
+        assert part10_bytes(first) == part10_bytes(second)
 
 
 def test_realistic_defaults() -> None:

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from pydicom.dataset import Dataset
 from pydicom.uid import SecondaryCaptureImageStorage
 
 from simulator.synth.generate import generate_study
 from simulator.synth.iods import sc
 from simulator.synth.spec import BuildOptions
 from simulator.synth.study import Study
+from tests.unit.synth.helpers import part10_bytes
 
 ROWS, COLUMNS = 64, 48
 OPTIONS = BuildOptions(rows=ROWS, columns=COLUMNS, frames=3)
 
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +47,7 @@ def test_rgb_then_grayscale_series(study: Study) -> None:
 
 def test_same_seed_identical_bytes(study: Study) -> None:
     again = generate_study(sc.SPEC, 5, series=2, instances=2, options=OPTIONS)
-    assert [_bytes(ds) for ds in again] == [_bytes(ds) for ds in study]
+    assert [part10_bytes(ds) for ds in again] == [part10_bytes(ds) for ds in study]
 
 
 def test_default_screen_capture_size_and_colour() -> None:

@@ -17,14 +17,10 @@ from simulator.synth.iods import ct, sr
 from simulator.synth.patients import make_patient
 from simulator.synth.spec import BuildOptions
 from simulator.synth.study import Study
+from tests.unit.synth.helpers import part10_bytes
 
 SMALL = BuildOptions(rows=64, columns=48)
 
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def _walk(items: list[Dataset], depth: int = 1) -> Iterator[tuple[int, Dataset]]:
@@ -163,14 +159,14 @@ def test_content_tree_follows_basic_text_sr_and_tid_2000(study: Study) -> None:
 
 def test_same_seed_gives_identical_bytes(study: Study) -> None:
     again = generate_study(sr.SPEC, 11, series=2, instances=3, options=SMALL)
-    assert [_bytes(ds) for ds in again] == [_bytes(ds) for ds in study]
+    assert [part10_bytes(ds) for ds in again] == [part10_bytes(ds) for ds in study]
     other = generate_study(sr.SPEC, 12, series=2, instances=3, options=SMALL)
     assert _reports(other)[0].SOPInstanceUID != _reports(study)[0].SOPInstanceUID
 
 
 def test_report_reads_back(study: Study) -> None:
     report = _reports(study)[1]
-    back = dcmread(io.BytesIO(_bytes(report)))
+    back = dcmread(io.BytesIO(part10_bytes(report)))
     assert back.SOPClassUID == BasicTextSRStorage
     assert back.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
     assert len(back.ContentSequence) == len(report.ContentSequence)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,15 +17,11 @@ from simulator.synth.iods import us
 from simulator.synth.phantom_us import abdomen_us
 from simulator.synth.spec import BuildOptions
 from simulator.synth.study import Study
+from tests.unit.synth.helpers import part10_bytes
 
 ROWS, COLUMNS, FRAMES = 64, 80, 3
 SMALL = BuildOptions(rows=ROWS, columns=COLUMNS, frames=FRAMES)
 
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +118,7 @@ def test_one_frame_of_reference_and_distinct_instances(study: Study) -> None:
 
 def test_same_seed_gives_identical_bytes(study: Study) -> None:
     again = generate_study(us.SPEC, 11, series=3, instances=2, options=SMALL)
-    assert [_bytes(ds) for ds in again] == [_bytes(ds) for ds in study]
+    assert [part10_bytes(ds) for ds in again] == [part10_bytes(ds) for ds in study]
     other = generate_study(us.SPEC, 12, series=1, instances=1, options=SMALL)
     assert other.datasets[0].PixelData != study.datasets[0].PixelData
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 from pydicom.uid import XRayAngiographicImageStorage
 
@@ -18,15 +16,11 @@ from simulator.synth.iods import xa
 from simulator.synth.phantom_us import angiogram_frames
 from simulator.synth.spec import BuildOptions
 from simulator.synth.study import Study
+from tests.unit.synth.helpers import part10_bytes
 
 ROWS, COLUMNS, FRAMES = 64, 72, 3
 SMALL = BuildOptions(rows=ROWS, columns=COLUMNS, frames=FRAMES)
 
-
-def _bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +73,7 @@ def test_contrast_fills_then_washes_out() -> None:
 
 def test_same_seed_gives_identical_bytes(study: Study) -> None:
     again = generate_study(xa.SPEC, 4, series=2, instances=2, options=SMALL)
-    assert [_bytes(ds) for ds in again] == [_bytes(ds) for ds in study]
+    assert [part10_bytes(ds) for ds in again] == [part10_bytes(ds) for ds in study]
     other = generate_study(xa.SPEC, 5, series=1, instances=1, options=SMALL)
     assert other.datasets[0].PixelData != study.datasets[0].PixelData
 
