@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -25,3 +29,25 @@ def require_binary(name: str, package: str) -> str:
 def dcmtk_env() -> dict[str, str]:
     """Environment for DCMTK processes: TCP_NODELAY=1 avoids the ~40 ms Nagle stall per response."""
     return {**os.environ, "TCP_NODELAY": "1"}
+
+
+def wait_for_echo(endpoint: Any, process: subprocess.Popen[Any], output: Callable[[], str],
+                  timeout: float = 20.0) -> None:
+    """Readiness of a node started as ``process``: our SCU's C-ECHO to ``endpoint`` succeeds. Fails the test
+    with ``output()`` (the process's log) if it exits first or does not answer within ``timeout`` seconds."""
+    from simulator.errors import NetworkError
+    from simulator.net import DicomClient
+
+    client = DicomClient("PROBE", node="probe")
+    deadline = time.monotonic() + timeout
+    last_error = "no attempt"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{endpoint} exited with code {process.returncode} before it answered C-ECHO:\n{output()}")
+        try:
+            client.echo(endpoint)
+            return
+        except NetworkError as exc:
+            last_error = str(exc)
+        time.sleep(0.05)
+    pytest.fail(f"{endpoint} did not answer C-ECHO within {timeout:.0f}s ({last_error}):\n{output()}")

@@ -22,12 +22,11 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from simulator.config import Endpoint
-from simulator.errors import NetworkError
 from simulator.net import DicomClient
 from simulator.net.ports import free_port
 from simulator.synth import build_ct_study
 from simulator.synth.study import Study
-from tests.conftest import require_binary
+from tests.conftest import require_binary, wait_for_echo
 
 pytestmark = pytest.mark.dcmtk
 
@@ -71,22 +70,7 @@ def _stop(service: Service) -> None:
 
 
 def _wait_ready(service: Service) -> None:
-    """Ready = our SCU's C-ECHO succeeds; give up after READY_TIMEOUT_S with the process's output."""
-    client = DicomClient(SCU_AET, node="test")
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    last_error = "no attempt"
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            pytest.fail(f"{service.name} exited with code {service.process.returncode} before it answered "
-                        f"C-ECHO:\n{service.log_text()}")
-        try:
-            client.echo(service.endpoint)
-            return
-        except NetworkError as exc:
-            last_error = str(exc)
-        time.sleep(0.1)
-    pytest.fail(f"{service.name} did not answer C-ECHO within {READY_TIMEOUT_S:.0f}s ({last_error}):\n"
-                f"{service.log_text()}")
+    wait_for_echo(service.endpoint, service.process, service.log_text, READY_TIMEOUT_S)
 
 
 Spawn = Callable[[str, Sequence[str], Endpoint], Service]

@@ -25,6 +25,7 @@ from simulator.journal import Journal
 from simulator.net import DicomClient
 from simulator.net.ports import free_port
 from simulator.synth import build_ct_study
+from tests.conftest import wait_for_echo
 
 ROUNDS = 8
 RADSIM = [sys.executable, "-m", "simulator.cli"]
@@ -38,17 +39,8 @@ def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         handle.close()
 
 
-def _wait_ready(endpoint: Endpoint, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    client = DicomClient("PROBE", node="probe")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.echo(endpoint)
-            return
-        except NetworkError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{endpoint} did not answer C-ECHO; log:\n{log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.05)
+def _wait_ready(endpoint: Endpoint, proc: subprocess.Popen[bytes], log: Path) -> None:
+    wait_for_echo(endpoint, proc, lambda: log.read_text(errors="replace")[-2000:], timeout=30)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

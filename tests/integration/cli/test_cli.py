@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from simulator.config import Endpoint
-from simulator.errors import NetworkError
-from simulator.net import DicomClient
 from simulator.net.ports import free_port
+from tests.conftest import wait_for_echo
 
 ROOT = Path(__file__).resolve().parents[3]
 RADSIM = [sys.executable, "-m", "simulator.cli"]
@@ -165,7 +164,7 @@ def test_serve_archive_answers_echo_and_stops_cleanly_on_sigint(tmp_path: Path) 
                             text=True, cwd=ROOT)
     try:
         endpoint = Endpoint(ae_title="ARCH", host="127.0.0.1", port=port)
-        _wait_for_echo(endpoint, proc)
+        wait_for_echo(endpoint, proc, lambda: "")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:
@@ -179,19 +178,3 @@ def test_serve_archive_answers_echo_and_stops_cleanly_on_sigint(tmp_path: Path) 
 def test_serve_qa_rejects_a_bad_forward_address() -> None:
     line = one_error_line(radsim("serve", "qa", "--forward", "not-an-address"))
     assert "AET@HOST:PORT" in line
-
-
-def _wait_for_echo(endpoint: Endpoint, proc: subprocess.Popen[str], timeout: float = 20) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    client = DicomClient("PROBE", node="probe")
-    while True:
-        try:
-            client.echo(endpoint)
-            return
-        except NetworkError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                _, err = proc.communicate(timeout=5)
-                pytest.fail(f"radsim serve did not answer C-ECHO: {err}")
-            time.sleep(0.1)
