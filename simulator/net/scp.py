@@ -83,10 +83,13 @@ class StoreRequest:
     receiver_ae: str
     _event: Any = field(repr=False)
     _dataset: Dataset | None = field(default=None, repr=False)
+    _raw: bytes | None = field(default=None, repr=False)
 
     def raw(self) -> bytes:
         """The data set bytes as received, in ``transfer_syntax``."""
-        return bytes(self._event.request.DataSet.getvalue())
+        if self._raw is None:
+            self._raw = bytes(self._event.request.DataSet.getvalue())
+        return self._raw
 
     def file_meta(self) -> FileMetaDataset:
         """File Meta Information for the received instance (PS3.10 7.1)."""
@@ -110,7 +113,7 @@ class StoreRequest:
             if syntax.is_deflated:
                 ds = self._event.dataset  # pynetdicom inflates it
             else:
-                ds = read_dataset(BytesIO(self._event.request.DataSet.getvalue()), syntax.is_implicit_VR,
+                ds = read_dataset(BytesIO(self.raw()), syntax.is_implicit_VR,
                                   syntax.is_little_endian)
             ds.file_meta = self.file_meta()
             self._dataset = ds
@@ -181,6 +184,12 @@ class RetrievePlan:
 StoreHandler = Callable[[StoreRequest], StoreReply]
 FindHandler = Callable[[FindRequest], Iterable[Dataset]]
 RetrieveHandler = Callable[[RetrieveRequest], RetrievePlan]
+
+
+def _length(stream: BytesIO) -> int:
+    """Bytes in a BytesIO, without copying them."""
+    with stream.getbuffer() as view:
+        return view.nbytes
 
 
 def _caller(event: Any) -> Caller:
@@ -349,7 +358,7 @@ class DicomServer:
         rsp.Status = reply.status
         if reply.comment and (is_failure(reply.status) or is_warning(reply.status)):
             rsp.ErrorComment = reply.comment[:64]  # LO; only with failure/warning statuses (PS3.7 C.4)
-        self._record(event, "C-STORE", reply.status, started, nbytes=len(event.request.DataSet.getvalue()),
+        self._record(event, "C-STORE", reply.status, started, nbytes=_length(event.request.DataSet),
                      detail={"sop_instance_uid": request.sop_instance_uid,
                              **({"comment": reply.comment} if reply.comment else {})})
         return rsp
