@@ -71,7 +71,7 @@ class ScpFailure(Exception):
 class StoreRequest:
     """An incoming C-STORE (PS3.4 B.2.2).
 
-    ``dataset()`` (alias ``header()``) parses the received bytes once; ``part10()`` is
+    ``dataset()`` (alias ``header()``) parses the received bytes once; ``part10_chunks()`` is
     the instance as a DICOM file (PS3.10 7.1): a File Meta Information header followed by the received bytes,
     which are kept exactly as they arrived.
     """
@@ -125,16 +125,14 @@ class StoreRequest:
         return self.dataset()
 
     def part10_chunks(self) -> list[bytes]:
-        """``part10()`` as [preamble + meta, data set]: write them in turn to avoid one more copy."""
+        """The instance as a DICOM file (PS3.10 7.1) in two pieces, [preamble + File Meta, received bytes], to
+        write in turn without joining them."""
         head = DicomBytesIO()
         head.is_little_endian = True
         head.is_implicit_VR = False
         head.write(b"\x00" * 128 + b"DICM")
         write_file_meta_info(head, self.file_meta(), enforce_standard=True)
         return [head.getvalue(), self.raw()]
-
-    def part10(self) -> bytes:
-        return b"".join(self.part10_chunks())
 
 
 @dataclass(frozen=True)
