@@ -11,6 +11,7 @@ from simulator.net.scp import (
     RetrievePlan,
     RetrieveRequest,
     ScpFailure,
+    ScpService,
     StoreReply,
     StoreRequest,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "RetrievePlan",
     "RetrieveRequest",
     "ScpFailure",
+    "ScpService",
     "StoreOutcome",
     "StoreReply",
     "StoreRequest",

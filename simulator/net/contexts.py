@@ -36,6 +36,13 @@ QUERY_MODELS: dict[str, dict[str, UID]] = {
 }
 
 VERIFICATION = Verification
+
+# PS3.4 K.6.1.2: Modality Worklist Information Model - FIND (a C-FIND model with no MOVE/GET counterpart).
+MODALITY_WORKLIST_FIND = UID("1.2.840.10008.5.1.4.31")
+FIND_MODELS: dict[str, UID] = {
+    **{name: uids["C-FIND"] for name, uids in QUERY_MODELS.items()},
+    "worklist": MODALITY_WORKLIST_FIND,
+}
 NATIVE_SYNTAXES: list[str | UID] = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 
 # SOP classes a workstation proposes for C-GET, where every storage context must be requested up front and the

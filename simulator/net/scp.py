@@ -28,6 +28,8 @@ from simulator.errors import PortInUse
 from simulator.journal import Exchange, Journal
 from simulator.net.contexts import (
     ACCEPTED_SYNTAXES,
+    FIND_MODELS,
+    MODALITY_WORKLIST_FIND,
     QUERY_MODELS,
     VERIFICATION,
     all_storage_classes,
@@ -143,7 +145,7 @@ class StoreReply:
 
 @dataclass(frozen=True)
 class FindRequest:
-    """An incoming C-FIND (PS3.4 C.4.1.1): ``model`` is ``patient`` or ``study``."""
+    """An incoming C-FIND (PS3.4 C.4.1.1): ``model`` is ``patient``, ``study`` or ``worklist`` (PS3.4 K)."""
 
     caller: Caller
     model: str
@@ -179,6 +181,20 @@ class RetrievePlan:
     transfer_syntaxes: Sequence[str] = ()
 
 
+@dataclass(frozen=True)
+class ScpService:
+    """An extra DIMSE service a node offers on its AE beyond storage and query/retrieve (MPPS, storage
+    commitment ...): the abstract syntaxes it accepts, with the roles it takes (PS3.7 D.3.3.4), and the
+    pynetdicom event handlers that serve it. Built only inside ``simulator.net`` (see ``net/mpps.py``,
+    ``net/commitment.py``); nodes pass it through without looking inside.
+    """
+
+    name: str
+    contexts: tuple[tuple[str, bool, bool], ...]  # (abstract syntax, accept SCU role, accept SCP role)
+    handlers: tuple[tuple[Any, Callable[..., Any]], ...]
+    on_start: Callable[[DicomServer], None] | None = None
+
+
 StoreHandler = Callable[[StoreRequest], StoreReply]
 FindHandler = Callable[[FindRequest], Iterable[Dataset]]
 RetrieveHandler = Callable[[RetrieveRequest], RetrievePlan]
@@ -207,7 +223,8 @@ class DicomServer:
 
     def __init__(self, ae_title: str, *, node: str, journal: Journal, store: StoreHandler | None = None,
                  find: FindHandler | None = None, move: RetrieveHandler | None = None,
-                 get: RetrieveHandler | None = None, max_pdu: int = DEFAULT_MAX_PDU,
+                 get: RetrieveHandler | None = None, worklist: FindHandler | None = None,
+                 services: Sequence[ScpService] = (), max_pdu: int = DEFAULT_MAX_PDU,
                  require_called_ae: bool = True) -> None:
         self.ae_title = ae_title
         self.node = node
@@ -216,6 +233,8 @@ class DicomServer:
         self._find = find
         self._move = move
         self._get = get
+        self._worklist = worklist
+        self.services = tuple(services)
         self._server: ThreadedAssociationServer | None = None
         self._lock = threading.Lock()
         self.endpoint: Endpoint | None = None
@@ -241,6 +260,14 @@ class DicomServer:
                 continue
             for model in QUERY_MODELS.values():
                 ae.add_supported_context(model[operation], ACCEPTED_SYNTAXES)
+        if self._worklist is not None:
+            ae.add_supported_context(MODALITY_WORKLIST_FIND, ACCEPTED_SYNTAXES)
+        for service in self.services:
+            for uid, scu_role, scp_role in service.contexts:
+                if scu_role or scp_role:
+                    ae.add_supported_context(uid, ACCEPTED_SYNTAXES, scu_role=scu_role, scp_role=scp_role)
+                else:
+                    ae.add_supported_context(uid, ACCEPTED_SYNTAXES)
         if self._get is not None:
             # C-GET sends C-STORE sub-operations on the same association: accept the SCU role for storage
             # (PS3.4 C.4.3, PS3.7 D.3.3.4 role selection).
@@ -259,12 +286,14 @@ class DicomServer:
         ]
         if self._store is not None:
             handlers.append((evt.EVT_C_STORE, self._on_store))
-        if self._find is not None:
+        if self._find is not None or self._worklist is not None:
             handlers.append((evt.EVT_C_FIND, self._on_find))
         if self._move is not None:
             handlers.append((evt.EVT_C_MOVE, self._on_move))
         if self._get is not None:
             handlers.append((evt.EVT_C_GET, self._on_get))
+        for service in self.services:
+            handlers.extend(service.handlers)
         try:
             server = self.ae.make_server(
                 (host, port), evt_handlers=handlers, server_class=ThreadedAssociationServer,
@@ -279,6 +308,9 @@ class DicomServer:
         self._server = server
         bound_port = int(server.server_address[1])
         self.endpoint = Endpoint(ae_title=self.ae_title, host=host, port=bound_port)
+        for service in self.services:
+            if service.on_start is not None:
+                service.on_start(self)
         return self.endpoint
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -363,13 +395,15 @@ class DicomServer:
 
     def _on_find(self, event: Any) -> Iterator[tuple[int, Dataset | None]]:
         started = time.time()
-        assert self._find is not None
-        model = _model_of(event.request.AffectedSOPClassUID, "C-FIND")
+        model = _find_model_of(event.request.AffectedSOPClassUID)
+        handler = self._worklist if model == "worklist" else self._find
         request = FindRequest(_caller(event), model, event.identifier, lambda: bool(event.is_cancelled))
         count = 0
         final = 0x0000
         try:
-            for match in self._find(request):
+            if handler is None:  # a model we did not offer cannot be negotiated; kept for safety
+                raise ScpFailure(0xA900 if model == "unknown" else 0xC000, f"{model} C-FIND is not served here")
+            for match in handler(request):
                 if event.is_cancelled:
                     final = CANCEL
                     yield CANCEL, None
@@ -434,6 +468,13 @@ class DicomServer:
 def _model_of(sop_class: object, operation: str) -> str:
     for name, uids in QUERY_MODELS.items():
         if uids[operation] == str(sop_class):
+            return name
+    return "unknown"
+
+
+def _find_model_of(sop_class: object) -> str:
+    for name, uid in FIND_MODELS.items():
+        if uid == str(sop_class):
             return name
     return "unknown"
 

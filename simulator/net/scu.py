@@ -36,6 +36,7 @@ from simulator.errors import (
 from simulator.journal import Exchange, Journal
 from simulator.net.contexts import (
     COMMON_STORAGE_SOP_CLASSES,
+    FIND_MODELS,
     NATIVE_SYNTAXES,
     QUERY_MODELS,
     VERIFICATION,
@@ -273,8 +274,14 @@ class DicomClient:
     # -- C-FIND (PS3.4 C.4.1) ----------------------------------------------------------------------------------
 
     def find(self, peer: Endpoint, identifier: Dataset, *, model: str = "study") -> list[Dataset]:
-        """Return every match; raise DimseFailure on a failure status (never an empty list on failure)."""
-        sop_class = _model_uid(model, "C-FIND")
+        """Return every match; raise DimseFailure on a failure status (never an empty list on failure).
+
+        ``model`` is ``study``, ``patient`` (PS3.4 C.6) or ``worklist`` (Modality Worklist, PS3.4 K.6.1).
+        """
+        try:
+            sop_class = FIND_MODELS[model]
+        except KeyError:
+            raise ValueError(f"unknown C-FIND model '{model}' (use 'patient', 'study' or 'worklist')") from None
         with self.associate(peer, [_context(sop_class)], purpose="C-FIND") as (assoc, _):
             started = time.time()
             matches: list[Dataset] = []
