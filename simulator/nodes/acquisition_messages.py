@@ -159,7 +159,8 @@ def performed_series(instances: Sequence[Dataset], *, retrieve_ae: str = "") -> 
         series.SeriesInstanceUID = uid
         series.SeriesDescription = first.get("SeriesDescription", "")
         series.RetrieveAETitle = retrieve_ae
-        images, others = [], []
+        images: list[Dataset] = []
+        others: list[Dataset] = []
         for ds in members:
             ref = Dataset()
             ref.ReferencedSOPClassUID = ds.SOPClassUID
