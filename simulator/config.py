@@ -37,6 +37,7 @@ class Role(StrEnum):
     MODALITY = "modality"
     QA = "qa"
     WORKSTATION = "workstation"
+    RIS = "ris"
 
 
 class Endpoint(BaseModel):
@@ -67,7 +68,8 @@ class Endpoint(BaseModel):
 
 
 class NodeConfig(BaseModel):
-    """One of our own actors. Modalities are SCU only; QA and workstation also listen."""
+    """One of our own actors. Every node listens on ``host:port``: QA, workstation and RIS for their services,
+    a modality for storage commitment results sent on a new association (PS3.4 J.3.3)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -88,6 +90,7 @@ class LinkConfig(BaseModel):
 
 
 BackendName = Literal["embedded", "orthanc", "remote"]
+WorklistSource = Literal["auto", "ris", "pacs"]
 BACKENDS: tuple[str, ...] = ("embedded", "orthanc", "remote")
 
 
@@ -119,6 +122,11 @@ class DepartmentConfig(BaseModel):
     nodes: tuple[NodeConfig, ...]
     links: tuple[LinkConfig, ...] = ()
     pacs: PacsConfig = PacsConfig()
+    worklist: WorklistSource = Field(
+        default="auto",
+        description="Who answers the modalities' worklist queries: our RIS node, the PACS (e.g. Orthanc's worklist "
+                    "plugin, fed with .wl files), or auto: the PACS when it offers a worklist, else the RIS",
+    )
 
     @model_validator(mode="after")
     def _check_references(self) -> DepartmentConfig:
@@ -132,6 +140,8 @@ class DepartmentConfig(BaseModel):
         repeated = {t for t in titles if titles.count(t) > 1}
         if repeated:
             raise ValueError(f"AE titles must be unique; repeated: {', '.join(sorted(repeated))}")
+        if len([n for n in self.nodes if n.role is Role.RIS]) > 1:
+            raise ValueError("a department has at most one RIS node")
         known = {*names, PACS_NODE}
         for link in self.links:
             for end in (link.source, link.target):

@@ -38,16 +38,24 @@ def _write(tmp_path: Path, text: str, name: str = "department.yaml") -> Path:
 # -- the shipped department ---------------------------------------------------------------------------------------
 
 
-def test_default_department_has_ct_qa_workstation_and_embedded_pacs() -> None:
+def test_default_department_has_ris_modalities_qa_workstation_and_embedded_pacs() -> None:
     dept = default_department()
-    assert dept.node("CT1").role is Role.MODALITY
+    assert dept.node("RIS").role is Role.RIS
     assert dept.node("QA").role is Role.QA
     assert dept.node("WS1").role is Role.WORKSTATION
     assert dept.pacs.backend == "embedded"
-    assert [n.name for n in dept.nodes_with_role(Role.MODALITY)] == ["CT1"]
-    # The data path the design describes: CT1 -> QA -> PACS.
-    assert dept.targets_of("CT1") == ["QA"]
+    assert dept.worklist == "auto"
+    assert [n.name for n in dept.nodes_with_role(Role.MODALITY)] == ["CT1", "MR1", "US1"]
+    # The data path the design describes: modality -> QA -> PACS.
+    assert all(dept.targets_of(name) == ["QA"] for name in ("CT1", "MR1", "US1"))
     assert dept.targets_of("QA") == [PACS_NODE]
+
+
+def test_a_department_has_at_most_one_ris(tmp_path: Path) -> None:
+    path = tmp_path / "two-ris.yaml"
+    path.write_text("nodes:\n  - {name: R1, role: ris, ae_title: R1}\n  - {name: R2, role: ris, ae_title: R2}\n")
+    with pytest.raises(ConfigError, match="at most one RIS node"):
+        load_department(path)
 
 
 def test_default_department_ports_are_allocated_at_start() -> None:
