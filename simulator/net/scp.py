@@ -6,8 +6,10 @@ they serve; this module negotiates, times, translates statuses and records.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -448,7 +450,18 @@ class DicomServer:
                 return
             classes = plan.sop_classes or all_storage_classes()[:120]
             contexts = storage_contexts_for_classes(classes, plan.transfer_syntaxes)
-            yield plan.destination.host, plan.destination.port, {"contexts": contexts}
+
+            def nodelay(opened: Any) -> None:
+                # pynetdicom opens the C-STORE sub-association itself; without TCP_NODELAY each sub-operation
+                # waits for the destination's delayed ACK (about 40 ms on loopback).
+                sock = getattr(getattr(opened.assoc.dul, "socket", None), "socket", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            yield plan.destination.host, plan.destination.port, {
+                "contexts": contexts, "evt_handlers": [(evt.EVT_CONN_OPEN, nodelay)],
+            }
         yield len(plan.instances)
         for sent, item in enumerate(plan.instances):
             if event.is_cancelled:

@@ -43,7 +43,7 @@ from simulator.net.contexts import (
     storage_contexts_for,
 )
 from simulator.net.scp import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
-from simulator.net.status import PENDING, describe_status, is_failure
+from simulator.net.status import CANCEL, PENDING, describe_status, is_failure
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,13 @@ class RetrieveOutcome:
     failed_sop_instance_uids: list[str] = field(default_factory=list)
     received: list[Dataset] = field(default_factory=list)
     duration_s: float = 0.0
+    cancel_sent: bool = False
+    remaining_reported: bool = False  # the final response carried Number of Remaining Sub-operations
+
+    @property
+    def cancelled(self) -> bool:
+        """The peer stopped because of our C-CANCEL (status 0xFE00)."""
+        return self.status == CANCEL
 
 
 # Files given to C-STORE are sent as they are on disk, without decoding and re-encoding (requires a context for
@@ -310,13 +317,19 @@ class DicomClient:
 
     def move(self, peer: Endpoint, identifier: Dataset, destination_ae: str, *, model: str = "study",
              cancel_after: int | None = None) -> RetrieveOutcome:
-        """Ask ``peer`` to C-STORE the matches to ``destination_ae``; raise DimseFailure on failure status."""
+        """Ask ``peer`` to C-STORE the matches to ``destination_ae``; raise DimseFailure on failure status.
+
+        ``cancel_after`` sends C-CANCEL after that many pending responses (PS3.7 9.3.2.3): a peer that honours
+        it ends with status 0xFE00 and its sub-operation counts (PS3.4 C.4.2.3), a result, not an error.
+        """
         sop_class = _model_uid(model, "C-MOVE")
+        _check_cancel_after(cancel_after)
         with self.associate(peer, [_context(sop_class)], purpose="C-MOVE") as (assoc, _):
             started = time.time()
             try:
                 outcome = self._collect_retrieve(
-                    "C-MOVE", peer, assoc.send_c_move(identifier, destination_ae, sop_class), assoc, cancel_after
+                    "C-MOVE", peer, assoc.send_c_move(identifier, destination_ae, sop_class, msg_id=_RETRIEVE_MSG_ID),
+                    assoc, sop_class, cancel_after,
                 )
             except AssociationAborted as exc:
                 self._record("C-MOVE", peer, None, "aborted", started, detail={"destination": destination_ae})
@@ -335,12 +348,16 @@ class DicomClient:
 
     def get(self, peer: Endpoint, identifier: Dataset, *, model: str = "study",
             sop_classes: Sequence[str] = COMMON_STORAGE_SOP_CLASSES,
-            on_instance: Callable[[Dataset], int] | None = None) -> RetrieveOutcome:
+            on_instance: Callable[[Dataset], int] | None = None,
+            cancel_after: int | None = None) -> RetrieveOutcome:
         """Retrieve the matches over this association; ``outcome.received`` holds what arrived.
 
-        ``on_instance`` may answer each C-STORE sub-operation with a status (default success).
+        ``on_instance`` may answer each C-STORE sub-operation with a status (default success). ``cancel_after``
+        sends C-CANCEL after that many pending responses (PS3.7 9.3.3.3): the result then has status 0xFE00 and
+        the peer's sub-operation counts, and ``received`` holds what arrived before the peer stopped.
         """
         sop_class = _model_uid(model, "C-GET")
+        _check_cancel_after(cancel_after)
         contexts = [_context(sop_class)]
         roles = []
         for uid in sop_classes:
@@ -364,7 +381,10 @@ class DicomClient:
         with self.associate(peer, contexts, purpose="C-GET", roles=roles,
                             handlers=[(evt.EVT_C_STORE, _on_store)]) as (assoc, _):
             started = time.time()
-            outcome = self._collect_retrieve("C-GET", peer, assoc.send_c_get(identifier, sop_class), assoc, None)
+            outcome = self._collect_retrieve(
+                "C-GET", peer, assoc.send_c_get(identifier, sop_class, msg_id=_RETRIEVE_MSG_ID), assoc, sop_class,
+                cancel_after,
+            )
             outcome.duration_s = time.time() - started
             outcome.received = received
             self._record_retrieve(outcome, peer, started, {"model": model, "received": len(received)})
@@ -374,7 +394,12 @@ class DicomClient:
     # -- shared retrieve handling ------------------------------------------------------------------------------
 
     def _collect_retrieve(self, operation: str, peer: Endpoint, responses: Iterator[tuple[Dataset, Dataset | None]],
-                          assoc: Association, cancel_after: int | None) -> RetrieveOutcome:
+                          assoc: Association, sop_class: str, cancel_after: int | None) -> RetrieveOutcome:
+        """Fold the responses into one outcome; the last response's counts are final (PS3.4 C.4.2.3, C.4.3.3).
+
+        With ``cancel_after`` = n, C-CANCEL goes out after the n-th pending response, identifying the request
+        by its Message ID (PS3.7 9.3.2.3); a peer that sends no pending responses never sees it.
+        """
         outcome = RetrieveOutcome(operation, status=-1, meaning="")
         pendings = 0
         for rsp, ident in responses:
@@ -384,10 +409,12 @@ class DicomClient:
             outcome.failed = int(rsp.get("NumberOfFailedSuboperations", outcome.failed) or 0)
             outcome.warning = int(rsp.get("NumberOfWarningSuboperations", outcome.warning) or 0)
             outcome.remaining = int(rsp.get("NumberOfRemainingSuboperations", 0) or 0)
+            outcome.remaining_reported = "NumberOfRemainingSuboperations" in rsp
             if status in (PENDING, 0xFF01):
                 pendings += 1
                 if cancel_after is not None and pendings == cancel_after:
-                    assoc.send_c_cancel(rsp.MessageIDBeingRespondedTo, None)
+                    assoc.send_c_cancel(_RETRIEVE_MSG_ID, query_model=sop_class)
+                    outcome.cancel_sent = True
                 continue
             if ident is not None and "FailedSOPInstanceUIDList" in ident:
                 value = ident.FailedSOPInstanceUIDList
@@ -402,7 +429,7 @@ class DicomClient:
                          detail: dict[str, Any]) -> None:
         self._record(outcome.operation, peer, outcome.status, outcome.meaning, started, detail={
             **detail, "completed": outcome.completed, "failed": outcome.failed, "warning": outcome.warning,
-            "remaining": outcome.remaining,
+            "remaining": outcome.remaining, **({"cancel_sent": True} if outcome.cancel_sent else {}),
         })
 
     @staticmethod
@@ -420,6 +447,9 @@ class DicomClient:
         raise DimseFailure(outcome.operation, outcome.status, outcome.meaning, peer=peer.describe(), detail=detail)
 
 
+# Message ID of the C-MOVE/C-GET request on its own association; C-CANCEL names it (PS3.7 9.3.2.3).
+_RETRIEVE_MSG_ID = 1
+
 _COMPRESSED_FOR_GET = (
     "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
     "1.2.840.10008.1.2.5",  # RLE Lossless
@@ -427,6 +457,12 @@ _COMPRESSED_FOR_GET = (
     "1.2.840.10008.1.2.4.80",  # JPEG-LS Lossless
     "1.2.840.10008.1.2.4.90",  # JPEG 2000 Lossless
 )
+
+
+def _check_cancel_after(cancel_after: int | None) -> None:
+    # The request goes out with the first response awaited, so C-CANCEL can only follow a pending response.
+    if cancel_after is not None and cancel_after < 1:
+        raise ValueError(f"cancel_after must be at least 1 (pending responses before C-CANCEL), not {cancel_after}")
 
 
 def _header(item: Dataset | Path) -> Dataset:
