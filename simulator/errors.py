@@ -115,6 +115,29 @@ class DimseFailure(NetworkError):
         super().__init__(text)
 
 
+class DicomWebFailure(NetworkError):
+    """A DICOMweb request (PS3.18) failed: no HTTP answer, an HTTP error status, or an answer the transaction
+    does not define. ``status`` is the HTTP status code, None when the server never answered."""
+
+    def __init__(self, method: str, url: str, status: int | None, reason: str, *, body: str = "",
+                 hint: str = "") -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.reason = reason
+        self.body = " ".join(body.split())[:300]
+        if status is None:
+            text = (f"cannot reach the DICOMweb service at {url}: {method} failed ({reason}); check that the "
+                    "server is running and that the URL is right")
+        else:
+            text = f"DICOMweb {method} {url} answered HTTP {status} {reason}".rstrip()
+            if self.body:
+                text += f": {self.body}"
+        if hint:
+            text += f"; {hint}"
+        super().__init__(text)
+
+
 class NodeNotReady(HarnessError):
     """A node or PACS did not become ready in time; ``log_tail`` holds the end of its log."""
 

@@ -1,5 +1,6 @@
-"""A workstation: Query/Retrieve SCU (C-FIND, C-MOVE to its own Storage SCP, C-GET) and a verifier that compares
-what came back with what was sent (PS3.4 C.4)."""
+"""A workstation: Query/Retrieve SCU (C-FIND, C-MOVE to its own Storage SCP, C-GET; IHE RAD-14/RAD-16), a DICOMweb
+user agent (QIDO-RS, WADO-RS, STOW-RS; PS3.18) and a verifier that compares what came back with what was sent
+(PS3.4 C.4)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydicom.dataset import Dataset
 from simulator.config import Endpoint
 from simulator.journal import Journal
 from simulator.net import DicomClient, DicomServer, RetrieveOutcome, StoreReply, StoreRequest
+from simulator.net.dicomweb import DicomWebClient, StowOutcome
 from simulator.nodes.listening import ListeningNode
 from simulator.synth.study import pixel_digest
 
@@ -32,13 +34,24 @@ def identifier(level: str, keys: Mapping[str, object]) -> Dataset:
     return ds
 
 
-class Workstation(ListeningNode):
-    """Its storage SCP keeps every instance it receives (by SOP Instance UID), counting duplicates."""
+# QIDO-RS search levels (PS3.18 10.6.1) by the names C-FIND uses for them, and their own names.
+QIDO_LEVELS: dict[str, str] = {"STUDY": "studies", "SERIES": "series", "IMAGE": "instances",
+                               "INSTANCE": "instances", "STUDIES": "studies", "INSTANCES": "instances"}
 
-    def __init__(self, ae_title: str, *, node: str, journal: Journal | None = None) -> None:
+
+class Workstation(ListeningNode):
+    """Its storage SCP keeps every instance it receives (by SOP Instance UID), counting duplicates.
+
+    ``dicomweb_url`` is the DICOMweb root used when a DICOMweb call passes ``None`` as its URL.
+    """
+
+    def __init__(self, ae_title: str, *, node: str, journal: Journal | None = None,
+                 dicomweb_url: str | None = None, dicomweb_timeout: float = 60.0) -> None:
         self.ae_title = ae_title
         self.node = node
         self.journal = journal if journal is not None else Journal()
+        self.dicomweb_url = dicomweb_url
+        self.dicomweb_timeout = dicomweb_timeout
         self.client = DicomClient(ae_title, node=node, journal=self.journal)
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store)
         self._lock = threading.Lock()
@@ -63,18 +76,68 @@ class Workstation(ListeningNode):
         return self.client.find(pacs, identifier(level, keys), model=model)
 
     def move(self, pacs: Endpoint, level: str, keys: Mapping[str, object], *, model: str = "study",
-             destination_ae: str | None = None) -> RetrieveOutcome:
-        """C-MOVE to this workstation's own storage SCP (or ``destination_ae``)."""
-        return self.client.move(pacs, identifier(level, keys), destination_ae or self.ae_title, model=model)
+             destination_ae: str | None = None, cancel_after: int | None = None) -> RetrieveOutcome:
+        """C-MOVE to this workstation's own storage SCP (or ``destination_ae``); ``cancel_after`` sends C-CANCEL
+        after that many pending responses (PS3.7 9.3.2.3)."""
+        return self.client.move(pacs, identifier(level, keys), destination_ae or self.ae_title, model=model,
+                                cancel_after=cancel_after)
 
-    def get(self, pacs: Endpoint, level: str, keys: Mapping[str, object], *, model: str = "study") -> RetrieveOutcome:
-        outcome = self.client.get(pacs, identifier(level, keys), model=model)
+    def get(self, pacs: Endpoint, level: str, keys: Mapping[str, object], *, model: str = "study",
+            cancel_after: int | None = None) -> RetrieveOutcome:
+        """C-GET into ``received``; ``cancel_after`` sends C-CANCEL after that many pending responses."""
+        outcome = self.client.get(pacs, identifier(level, keys), model=model, cancel_after=cancel_after)
+        self._keep(outcome.received)
+        return outcome
+
+    def _keep(self, datasets: Sequence[Dataset]) -> None:
         with self._lock:
-            for ds in outcome.received:
+            for ds in datasets:
                 uid = str(ds.SOPInstanceUID)
                 self.received[uid] = ds
                 self.deliveries[uid] += 1
-        return outcome
+
+    # -- DICOMweb (PS3.18) -------------------------------------------------------------------------------------
+
+    def dicomweb(self, base_url: str | None = None) -> DicomWebClient:
+        """A DICOMweb client for ``base_url`` (None: the workstation's own ``dicomweb_url``)."""
+        url = base_url or self.dicomweb_url
+        if not url:
+            raise ValueError(f"{self.node} has no DICOMweb URL: pass one, or build the workstation with dicomweb_url")
+        return DicomWebClient(url, node=self.node, journal=self.journal, timeout=self.dicomweb_timeout)
+
+    def qido(self, base_url: str | None, level: str, filters: Mapping[str, str], *,
+             fields: Sequence[str] = ()) -> list[Dataset]:
+        """QIDO-RS search (PS3.18 10.6) at ``level`` (STUDY, SERIES or IMAGE/INSTANCE, as for C-FIND)."""
+        try:
+            resource = QIDO_LEVELS[level.upper()]
+        except KeyError:
+            raise ValueError(f"unknown QIDO-RS level '{level}' (use STUDY, SERIES or INSTANCE)") from None
+        client = self.dicomweb(base_url)
+        if resource == "studies":
+            return client.search_studies(filters, fields=fields)
+        if resource == "series":
+            return client.search_series(filters, fields=fields)
+        return client.search_instances(filters, fields=fields)
+
+    def wado(self, base_url: str | None, study_uid: str, series_uid: str | None = None,
+             instance_uids: Sequence[str] | None = None) -> list[Dataset]:
+        """WADO-RS retrieve (PS3.18 10.4) of a study, a series, or some instances of a series, as stored; what
+        arrives goes into ``received`` and ``deliveries`` as a C-GET's instances do."""
+        client = self.dicomweb(base_url)
+        if instance_uids is not None:
+            if series_uid is None:
+                raise ValueError("WADO-RS of single instances needs their series_uid")
+            instances = [ds for uid in instance_uids for ds in client.retrieve_instance(study_uid, series_uid, uid)]
+        elif series_uid is not None:
+            instances = client.retrieve_series(study_uid, series_uid)
+        else:
+            instances = client.retrieve_study(study_uid)
+        self._keep(instances)
+        return instances
+
+    def stow(self, base_url: str | None, datasets: Sequence[Dataset], *, study_uid: str | None = None) -> StowOutcome:
+        """STOW-RS (PS3.18 10.5) of ``datasets`` in one request; the outcome says what was stored, per instance."""
+        return self.dicomweb(base_url).store(datasets, study_uid=study_uid)
 
     # -- verification ------------------------------------------------------------------------------------------
 
