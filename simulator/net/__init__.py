@@ -4,6 +4,15 @@ SCU helpers return typed results and raise typed errors (never an empty result o
 scaffolding turns pynetdicom events into plain requests for the nodes to answer.
 """
 
+from simulator.net.mpps import (
+    MppsFailure,
+    MppsReply,
+    MppsRequest,
+    MppsResponse,
+    mpps_create,
+    mpps_service,
+    mpps_set,
+)
 from simulator.net.scp import (
     Caller,
     DicomServer,
@@ -23,6 +32,10 @@ __all__ = [
     "DicomClient",
     "DicomServer",
     "FindRequest",
+    "MppsFailure",
+    "MppsReply",
+    "MppsRequest",
+    "MppsResponse",
     "RetrieveOutcome",
     "RetrievePlan",
     "RetrieveRequest",
@@ -35,4 +48,7 @@ __all__ = [
     "is_failure",
     "is_success",
     "is_warning",
+    "mpps_create",
+    "mpps_service",
+    "mpps_set",
 ]

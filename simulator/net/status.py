@@ -4,12 +4,39 @@ from __future__ import annotations
 
 from pynetdicom import status as _status
 
+# N-CREATE and N-SET responses (PS3.7 10.1.5.1.6 and 10.1.3.1.6, codes from PS3.7 C.4/C.5) as the Modality
+# Performed Procedure Step SOP Class uses them: PS3.4 F.7.2.1.4 and F.7.2.2.4 define no specific codes, only the
+# Error Comment and Error ID that go with 0x0110 on N-SET (Table F.7.2-2).
+_DIMSE_N_STATUS: dict[int, tuple[str, str]] = {
+    0x0000: (_status.STATUS_SUCCESS, "Success"),
+    0x0001: (_status.STATUS_WARNING, "Requested optional attributes are not supported"),
+    0x0105: (_status.STATUS_FAILURE, "No such attribute"),
+    0x0106: (_status.STATUS_FAILURE, "Invalid attribute value"),
+    0x0107: (_status.STATUS_WARNING, "Attribute list error"),
+    0x0110: (_status.STATUS_FAILURE, "Processing failure"),
+    0x0111: (_status.STATUS_FAILURE, "Duplicate SOP Instance"),
+    0x0112: (_status.STATUS_FAILURE, "No such SOP Instance"),
+    0x0116: (_status.STATUS_WARNING, "Attribute value out of range"),
+    0x0117: (_status.STATUS_FAILURE, "Invalid SOP Instance"),
+    0x0118: (_status.STATUS_FAILURE, "No such SOP Class"),
+    0x0119: (_status.STATUS_FAILURE, "Class-Instance conflict"),
+    0x0120: (_status.STATUS_FAILURE, "Missing attribute"),
+    0x0121: (_status.STATUS_FAILURE, "Missing attribute value"),
+    0x0124: (_status.STATUS_FAILURE, "Refused: not authorized"),
+    0x0210: (_status.STATUS_FAILURE, "Duplicate invocation"),
+    0x0211: (_status.STATUS_FAILURE, "Unrecognized operation"),
+    0x0212: (_status.STATUS_FAILURE, "Mistyped argument"),
+    0x0213: (_status.STATUS_FAILURE, "Resource limitation"),
+}
+
 _BY_SERVICE: dict[str, dict[int, tuple[str, str]]] = {
     "C-ECHO": _status.VERIFICATION_SERVICE_CLASS_STATUS,
     "C-STORE": _status.STORAGE_SERVICE_CLASS_STATUS,
     "C-FIND": _status.QR_FIND_SERVICE_CLASS_STATUS,
     "C-MOVE": _status.QR_MOVE_SERVICE_CLASS_STATUS,
     "C-GET": _status.QR_GET_SERVICE_CLASS_STATUS,
+    "N-CREATE": _DIMSE_N_STATUS,
+    "N-SET": _DIMSE_N_STATUS,
 }
 
 SUCCESS = 0x0000
