@@ -182,7 +182,11 @@ class _HttpCall:
 
 
 class _MeteredAdapter(HTTPAdapter):
-    """Transport that remembers each request it sends and counts the body bytes, streamed bodies included."""
+    """Transport that remembers each request it sends and counts the body bytes, streamed bodies included.
+
+    It also puts the port back into the Host header: dicomweb-client sets ``Host`` to the bare host name, so a
+    server on a non-default port builds its Retrieve URLs without the port (RFC 9110 7.2 wants it there).
+    """
 
     def __init__(self) -> None:
         super().__init__(max_retries=0)
@@ -191,6 +195,9 @@ class _MeteredAdapter(HTTPAdapter):
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         call = _HttpCall(str(request.method), str(request.url))
         self.calls.append(call)
+        target = urlparse(call.url)
+        if target.port is not None and request.headers.get("Host") == target.hostname:
+            request.headers["Host"] = target.netloc.rpartition("@")[2]
         body = request.body
         if isinstance(body, bytes | str):
             call.sent = len(body)
