@@ -272,10 +272,14 @@ class DicomWebClient:
             http = meter.calls[-1]
             if http.status not in SEARCH_OK:
                 self._fail(QIDO, http, started, "a search answers 200 (matches) or 204 (none) (PS3.18 10.6.3.2)")
+            problem = next((f"item {n} is a JSON {type(item).__name__}, not an object"
+                            for n, item in enumerate(items) if not isinstance(item, dict)), "")
             try:
-                matches = [Dataset.from_json(item) for item in items]
-            except Exception as exc:  # malformed DICOM JSON (PS3.18 F.2)
-                self._fail(QIDO, http, started, f"the answer is not DICOM JSON ({exc})")
+                matches = [] if problem else [Dataset.from_json(item) for item in items]
+            except Exception as exc:
+                problem = str(exc)
+            if problem:
+                self._fail(QIDO, http, started, f"the answer is not DICOM JSON (PS3.18 F.2): {problem}; {_ROOT_HINT}")
             detail: dict[str, Any] = {"level": level, "matches": len(matches), "filters": dict(filters or {})}
             warning = http.response.headers.get("Warning") if http.response is not None else None
             if warning:  # e.g. more results than the server returns at once (PS3.18 8.3.3.3)
@@ -402,7 +406,7 @@ class DicomWebClient:
         except requests.Timeout as exc:
             http = meter.calls[-1] if meter.calls else _HttpCall(method, self.base_url)
             self._fail(kind, http, started, "",
-                       unreachable=f"no answer within {self.timeout:.0f}s ({type(exc).__name__})")
+                       unreachable=f"no answer within {self.timeout:g}s ({type(exc).__name__})")
         except requests.ConnectionError as exc:
             http = meter.calls[-1] if meter.calls else _HttpCall(method, self.base_url)
             self._fail(kind, http, started, "", unreachable=_connection_problem(exc))
@@ -458,10 +462,15 @@ def _is_text(response: requests.Response) -> bool:
     return not kind or kind.startswith("text/") or "json" in kind or "xml" in kind or "html" in kind
 
 
+_ROOT_HINT = "is the URL the DICOMweb service root (for Orthanc, ending in '/dicom-web')?"
+
+
 def _hint(status: int | None) -> str:
     if status == 404:
         return ("the resource does not exist there, or the URL lacks the service root (e.g. '/dicom-web'); "
                 "check the DICOMweb URL and the UIDs")
+    if status == 405:
+        return f"the server does not take this method at this URL; {_ROOT_HINT}"
     if status in (401, 403):
         return "the server wants credentials or refuses this client"
     if status in (406, 415):

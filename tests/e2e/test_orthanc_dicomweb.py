@@ -4,6 +4,7 @@ every level, WADO-RS back to identical instances, and the failures (PS3.18 10.4-
 from __future__ import annotations
 
 import copy
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -190,3 +191,25 @@ def test_stow_refusals_are_per_instance_results(ws: Workstation, backend: Orthan
     # Orthanc 1.10.1 / DICOMweb 1.7 answers 409 here although one instance was stored (the table says 202).
     assert mixed.http_status in (202, 409)
     assert "1.2.826.0.1.3680043.99.3" not in backend.sop_instance_uids()
+
+
+def test_orthanc_rest_root_instead_of_dicomweb_root_is_caught(ws: Workstation, backend: OrthancBackend,
+                                                              stowed: Study) -> None:
+    # Orthanc's own REST API answers GET /studies with 200 and a list of its internal IDs, whatever the filter.
+    with pytest.raises(DicomWebFailure, match=r"answered HTTP 200 OK.*not DICOM JSON.*'/dicom-web'") as caught:
+        ws.qido(backend.http_url, "STUDY", {"PatientID": "NOBODY-AT-ALL"})
+    assert caught.value.status == 200
+    with pytest.raises(DicomWebFailure, match="HTTP 405") as refused:
+        ws.stow(backend.http_url, stowed.datasets[:1])
+    assert (refused.value.status, refused.value.method) == (405, "POST")
+
+
+def test_a_server_that_never_answers_times_out(journal: Journal) -> None:
+    with socket.socket() as silent:  # the kernel accepts the connection; nobody ever reads or answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/dicom-web"
+        ws = Workstation("WS1", node="WS1", journal=journal, dicomweb_url=url, dicomweb_timeout=0.5)
+        with pytest.raises(DicomWebFailure, match=r"no answer within 0\.5s") as caught:
+            ws.qido(None, "STUDY", {})
+    assert caught.value.status is None and caught.value.url == url + "/studies"
