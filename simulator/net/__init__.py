@@ -4,6 +4,15 @@ SCU helpers return typed results and raise typed errors (never an empty result o
 scaffolding turns pynetdicom events into plain requests for the nodes to answer.
 """
 
+from simulator.net.commitment import (
+    CommitmentReceiver,
+    CommitmentReport,
+    CommitmentResult,
+    commitment_receiver_service,
+    commitment_scp_service,
+    references_of,
+    request_commitment,
+)
 from simulator.net.mpps import (
     MppsFailure,
     MppsReply,
@@ -29,6 +38,9 @@ from simulator.net.status import describe_status, is_failure, is_success, is_war
 
 __all__ = [
     "Caller",
+    "CommitmentReceiver",
+    "CommitmentReport",
+    "CommitmentResult",
     "DicomClient",
     "DicomServer",
     "FindRequest",
@@ -44,6 +56,8 @@ __all__ = [
     "StoreOutcome",
     "StoreReply",
     "StoreRequest",
+    "commitment_receiver_service",
+    "commitment_scp_service",
     "describe_status",
     "is_failure",
     "is_success",
@@ -51,4 +65,6 @@ __all__ = [
     "mpps_create",
     "mpps_service",
     "mpps_set",
+    "references_of",
+    "request_commitment",
 ]

@@ -66,3 +66,26 @@ def is_warning(status: int) -> bool:
 
 def is_failure(status: int) -> bool:
     return not (is_success(status) or is_warning(status) or status in (PENDING, 0xFF01, CANCEL))
+
+
+# -- Storage Commitment (PS3.4 J) ----------------------------------------------------------------------------------
+# Its N-ACTION and N-EVENT-REPORT define no service-specific statuses (PS3.4 J.3.2.1.4, J.3.3.1.4): the general
+# DIMSE-N codes of PS3.7 C apply, which pynetdicom's table for this service class holds.
+_BY_SERVICE["N-ACTION"] = _status.STORAGE_COMMITMENT_SERVICE_CLASS_STATUS
+_BY_SERVICE["N-EVENT-REPORT"] = _status.STORAGE_COMMITMENT_SERVICE_CLASS_STATUS
+
+# Failure Reason (0008,1197) of an item in a Storage Commitment Result's Failed SOP Sequence (PS3.3 C.14.1.1):
+# attribute values, not DIMSE statuses, though they share codes with some.
+COMMITMENT_FAILURE_REASONS: dict[int, str] = {
+    0x0110: "Processing failure",
+    0x0112: "No such object instance",
+    0x0119: "Class / Instance conflict",
+    0x0122: "Referenced SOP Class not supported",
+    0x0131: "Duplicate transaction UID",
+    0x0213: "Resource limitation",
+}
+
+
+def describe_failure_reason(reason: int) -> str:
+    """The meaning of a storage commitment Failure Reason (PS3.3 C.14.1.1)."""
+    return COMMITMENT_FAILURE_REASONS.get(reason, f"Failure Reason 0x{reason:04X} (not defined in PS3.3 C.14.1.1)")
