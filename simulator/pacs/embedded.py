@@ -10,6 +10,7 @@ from pathlib import Path
 from simulator.config import Endpoint, PacsConfig
 from simulator.errors import HarnessError
 from simulator.journal import Journal
+from simulator.net.commitment import Delivery
 from simulator.nodes.archive import EmbeddedArchive
 from simulator.pacs.base import Capability
 
@@ -17,16 +18,18 @@ from simulator.pacs.base import Capability
 class EmbeddedBackend:
     name = "embedded"
 
-    def __init__(self, config: PacsConfig, data_dir: Path | None = None) -> None:
+    def __init__(self, config: PacsConfig, data_dir: Path | None = None, *,
+                 commitment_delivery: Delivery = "auto") -> None:
         self.config = config
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="radsim-archive-"))
         self.archive: EmbeddedArchive | None = None
+        self.commitment_delivery: Delivery = commitment_delivery
 
     @property
     def capabilities(self) -> frozenset[Capability]:
         return frozenset({Capability.STORAGE, Capability.QUERY, Capability.MOVE, Capability.GET,
-                          Capability.WIPE, Capability.INSPECT})
+                          Capability.STORAGE_COMMITMENT, Capability.WIPE, Capability.INSPECT})
 
     @property
     def endpoint(self) -> Endpoint:
@@ -36,8 +39,13 @@ class EmbeddedBackend:
 
     def start(self, peers: Sequence[Endpoint], journal: Journal) -> Endpoint:
         self.archive = EmbeddedArchive(self.data_dir, ae_title=self.config.ae_title, journal=journal,
-                                       peers={p.ae_title: p for p in peers})
+                                       peers={p.ae_title: p for p in peers},
+                                       commitment_delivery=self.commitment_delivery)
         return self.archive.start(self.config.host, self.config.port)
+
+    def add_peer(self, endpoint: Endpoint) -> None:
+        """Know ``endpoint`` as a C-MOVE destination and storage commitment requester while running."""
+        self._archive().add_peer(endpoint)
 
     def wipe(self) -> None:
         self._archive().index.wipe()

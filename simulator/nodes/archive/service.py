@@ -1,4 +1,5 @@
-"""The embedded archive node: Storage SCP, Query/Retrieve SCP (FIND, MOVE, GET) over :class:`ArchiveIndex`."""
+"""The embedded archive node: Storage SCP, Query/Retrieve SCP (FIND, MOVE, GET) and Storage Commitment SCP
+(PS3.4 J) over :class:`ArchiveIndex`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydicom.dataset import Dataset
 from simulator.config import Endpoint
 from simulator.journal import Journal
 from simulator.net import (
+    DicomClient,
     DicomServer,
     FindRequest,
     RetrievePlan,
@@ -18,6 +20,13 @@ from simulator.net import (
     ScpFailure,
     StoreReply,
     StoreRequest,
+    commitment_scp_service,
+)
+from simulator.net.commitment import (
+    CLASS_INSTANCE_CONFLICT,
+    DELIVERY_MODES,
+    NO_SUCH_OBJECT_INSTANCE,
+    Delivery,
 )
 from simulator.nodes.archive.index import ArchiveIndex
 from simulator.nodes.archive.query import compile_match, response_select
@@ -27,17 +36,39 @@ LOG = logging.getLogger(__name__)
 
 
 class EmbeddedArchive(ListeningNode):
-    """radsim's own PACS. ``peers`` maps AE titles to the endpoints it may C-MOVE to (PS3.4 C.4.2.1.4)."""
+    """radsim's own PACS. ``peers`` maps AE titles to endpoints: the C-MOVE destinations (PS3.4 C.4.2.1.4) and
+    where storage commitment results go when they are sent on a new association (PS3.4 J.3.3.1.2).
+
+    ``commitment_delivery`` (also settable while running) is how results are sent: ``same`` association,
+    ``new`` association, or ``auto`` (the same one while the requester keeps it open, else a new one).
+    """
 
     def __init__(self, data_dir: Path, *, ae_title: str = "RADSIM_PACS", journal: Journal | None = None,
-                 node: str = "PACS", peers: Mapping[str, Endpoint] | None = None) -> None:
+                 node: str = "PACS", peers: Mapping[str, Endpoint] | None = None,
+                 commitment_delivery: Delivery = "auto") -> None:
         self.ae_title = ae_title
         self.node = node
         self.journal = journal if journal is not None else Journal()
         self.index = ArchiveIndex(data_dir)
         self.peers: dict[str, Endpoint] = dict(peers or {})
+        self.commitment_delivery = commitment_delivery
+        commitment = commitment_scp_service(
+            self._resolve_commitment, delivery=lambda: self.commitment_delivery, peer_for=lambda ae: self.peers.get(ae),
+            client=DicomClient(ae_title, node=node, journal=self.journal),  # our own AE title (PS3.4 J.3.3.1.2)
+        )
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store,
-                                   find=self._on_find, move=self._on_move, get=self._on_get)
+                                   find=self._on_find, move=self._on_move, get=self._on_get,
+                                   services=[commitment])
+
+    @property
+    def commitment_delivery(self) -> Delivery:
+        return self._commitment_delivery
+
+    @commitment_delivery.setter
+    def commitment_delivery(self, mode: Delivery) -> None:
+        if mode not in DELIVERY_MODES:
+            raise ValueError(f"commitment_delivery must be one of {', '.join(DELIVERY_MODES)}, not {mode!r}")
+        self._commitment_delivery = mode
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
@@ -59,6 +90,23 @@ class EmbeddedArchive(ListeningNode):
             LOG.error("%s: cannot store %s: %s", self.node, request.sop_instance_uid, exc)
             raise ScpFailure(0xA700, f"out of resources: {exc.strerror or exc}") from None
         return StoreReply(0x0000, None if is_new else "duplicate SOP Instance UID; first copy kept")
+
+    # -- Storage Commitment (PS3.4 J.3.3.1.2) -----------------------------------------------------------------
+
+    def _resolve_commitment(self, references: list[tuple[str, str]]) -> list[tuple[str, str, int | None]]:
+        """Committed (None) when the index holds the instance under the same SOP Class; else the Failure Reason
+        (PS3.3 C.14.1.1): 0x0112 not held, 0x0119 held under another SOP Class. An instance is indexed only after
+        its file is fsynced, so what the index holds is safe to commit to."""
+        outcome: list[tuple[str, str, int | None]] = []
+        for sop_class, sop_instance in references:
+            held = self.index.get(sop_instance)
+            if held is None:
+                outcome.append((sop_class, sop_instance, NO_SUCH_OBJECT_INSTANCE))
+            elif held.sop_class_uid != sop_class:
+                outcome.append((sop_class, sop_instance, CLASS_INSTANCE_CONFLICT))
+            else:
+                outcome.append((sop_class, sop_instance, None))
+        return outcome
 
     # -- C-FIND (PS3.4 C.4.1.2) ------------------------------------------------------------------------------
 
