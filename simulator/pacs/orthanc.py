@@ -48,6 +48,26 @@ _HTTP_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds
 
 _BASE_CAPABILITIES = frozenset({Capability.STORAGE, Capability.QUERY, Capability.MOVE, Capability.GET,
                                 Capability.WIPE, Capability.INSPECT})
+# Orthanc is a Storage Commitment Push Model SCP since 1.6.0: it answers the N-ACTION, then sends the result on a
+# new association to the requesting AE as registered in DicomModalities (with AllowStorageCommitment, an alias for
+# AllowNAction and AllowEventReport). It aborts an N-ACTION from an AE title it does not know.
+STORAGE_COMMITMENT_SINCE = (1, 6, 0)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def _modality(endpoint: Endpoint) -> dict[str, Any]:
+    """A DicomModalities entry (and ``PUT /modalities`` body) that may also request storage commitment and receive
+    its results."""
+    return {"AET": endpoint.ae_title, "Host": endpoint.host, "Port": endpoint.port, "AllowStorageCommitment": True}
 
 
 class OrthancRequestFailed(HarnessError):
@@ -117,6 +137,8 @@ class OrthancBackend:
             caps.add(Capability.DICOMWEB)
         if "worklists" in self._plugins:
             caps.add(Capability.WORKLIST)
+        if self._version and _version_tuple(self._version) >= STORAGE_COMMITMENT_SINCE:
+            caps.add(Capability.STORAGE_COMMITMENT)
         return frozenset(caps)
 
     @property
@@ -240,7 +262,7 @@ class OrthancBackend:
             "DicomAlwaysAllowFindWorklist": True,
             "DicomAlwaysAllowGet": True,
             "DicomAlwaysAllowMove": True,
-            "DicomModalities": {ae: [ae, p.host, p.port] for ae, p in self.peers.items()},
+            "DicomModalities": {ae: _modality(p) for ae, p in self.peers.items()},
             "DicomModalitiesInDatabase": False,
             "HttpServerEnabled": True,
             "HttpPort": http_port,
@@ -343,8 +365,7 @@ class OrthancBackend:
 
     def add_peer(self, endpoint: Endpoint) -> None:
         """Register ``endpoint`` as a DICOM modality while running (``PUT /modalities/{AE}``)."""
-        body = {"AET": endpoint.ae_title, "Host": endpoint.host, "Port": endpoint.port}
-        self._request("PUT", f"/modalities/{endpoint.ae_title}", body=body)
+        self._request("PUT", f"/modalities/{endpoint.ae_title}", body=_modality(endpoint))
         self.peers[endpoint.ae_title] = endpoint
 
     def describe(self) -> str:
