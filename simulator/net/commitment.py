@@ -656,8 +656,7 @@ class _CommitmentScp:
             fallback = ""
             if mode in ("same", "auto"):
                 status, fallback = self._report_on_same(job, event_type, info)
-                # "same" takes the requester's answer, even a refusal; "auto" then tries a new association too.
-                if status is not None and (mode == "same" or not is_failure(status)):
+                if status is not None and not is_failure(status):
                     return
                 if status is not None:
                     fallback = f"the requester refused the result on its association with status 0x{status:04X}"
@@ -778,12 +777,13 @@ def commitment_scp_service(resolve: Resolver, *, delivery: Delivery | Callable[[
     0x0110 processing failure, which is also what every reference gets when ``resolve`` raises). A reused
     Transaction UID gets 0x0131 for every reference.
 
-    ``delivery`` (or a callable returning it, read for each result): ``same`` on the requesting association,
-    falling back to a new one only when the requester has released it (a refusal there is its answer, as with
-    an SCP that insists on the same association); ``new`` always on a new association to
-    ``peer_for(calling AE)``, opened by ``client`` (which must carry our own AE title, PS3.4 J.3.3.1.2 note 2)
-    proposing the SCP role; ``auto`` the same association while it is open and the requester accepts the result
-    there, else a new one.
+    ``delivery`` (or a callable returning it, read for each result): ``same`` on the requesting association;
+    ``new`` on a new association to ``peer_for(calling AE)``, opened by ``client`` (which must carry our own AE
+    title, PS3.4 J.3.3.1.2 note 2) proposing the SCP role; ``auto`` the same association while the requester
+    keeps it open, else a new one. ``same`` also falls back to a new association when the requester has released
+    the association or refuses the result on it (a requester that does not wait there, PS3.4 J.3.2.1.2), so
+    ``same`` and ``auto`` differ only in intent: whether the same association is the configured or the
+    opportunistic choice. The journal marks every fallback with its reason (``detail["fallback"]``).
     """
     scp = _CommitmentScp(resolve, delivery, peer_for, client, report_timeout)
     return ScpService(

@@ -104,16 +104,20 @@ def test_new_association_result_reaches_the_receiver(servers: list[DicomServer],
     assert inbox.unmatched() == []
 
 
+@pytest.mark.parametrize("mode", ["same", "auto"])
 def test_released_association_gets_its_result_on_a_new_one(servers: list[DicomServer], journal: Journal,
-                                                           receiver: tuple[CommitmentReceiver, Endpoint]) -> None:
+                                                           receiver: tuple[CommitmentReceiver, Endpoint],
+                                                           mode: Delivery) -> None:
     inbox, listener = receiver
-    arc = start_scp(servers, journal, delivery="auto", peers={"MOD": listener})
+    arc = start_scp(servers, journal, delivery=mode, peers={"MOD": listener})
     client = DicomClient("MOD", node="MOD", journal=journal)
     for _ in range(3):  # the requester's release races the result: every run must end on a new association
         result = request_commitment(client, arc, HELD, timeout=10, wait_on_association=False, receiver=inbox)
         assert (result.delivery, result.all_committed) == ("new-association", True)
     wait_for(lambda: len(reports_sent(journal)) >= 3)  # the SCP journals once its association is released
-    assert [e.detail["delivery"] for e in reports_sent(journal) if e.status == 0] == ["new-association"] * 3
+    delivered = [e for e in reports_sent(journal) if e.status == 0]
+    assert [e.detail["delivery"] for e in delivered] == ["new-association"] * 3
+    assert all(e.detail["fallback"] for e in delivered)  # each says why the same association was not used
 
 
 def test_no_listener_means_a_timed_out_result_not_an_exception(servers: list[DicomServer], journal: Journal) -> None:
