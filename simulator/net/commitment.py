@@ -437,7 +437,9 @@ def request_commitment(client: DicomClient, peer: Endpoint, references: Sequence
     ``wait_on_association`` (kept open meanwhile) or from a new association accepted by ``receiver`` (a
     :func:`commitment_receiver_service` on our own AE), whichever comes first. With ``wait_on_association`` False
     the association is released right after the N-ACTION response, and a result still sent on it is refused.
-    No result in time is a result (``timed_out``), never an exception.
+    ``timeout`` counts from the N-ACTION response. No result in time is a result (``timed_out``, with a ``note``
+    saying why), never an exception; without ``receiver`` and with ``wait_on_association`` False that is
+    immediate.
     """
     requested = references_of(references)
     if not requested:
@@ -491,13 +493,13 @@ def request_commitment(client: DicomClient, peer: Endpoint, references: Sequence
             if receiver is not None and remaining > 0:
                 report = inbox.wait(uid, remaining)
             elif receiver is None and not why_none:
-                why_none = ("no result on the association" if wait_on_association else
-                            "nothing waits for a result: the association was released and no receiver listens")
+                why_none = (f"no result on the association within {timeout:g}s, and nothing listens for one on a "
+                            "new association" if wait_on_association else
+                            "nothing can receive the result: the association was released and nothing listens for "
+                            "one on a new association")
         if report is None and not why_none:
             where = "on the association or " if wait_on_association else ""
             why_none = f"no result {where}on a new association within {timeout:g}s"
-        if receiver is None and not wait_on_association:
-            why_none += "; start the node's listener so that results on a new association can reach it"
     finally:
         inbox.forget(uid)
     return _result(uid, requested, report, started, why_none)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from simulator.config import Endpoint, PacsConfig
-from simulator.journal import Journal
+from simulator.journal import Exchange, Journal
 from simulator.net.ports import free_port
 from simulator.nodes.archive import EmbeddedArchive
 from simulator.nodes.modality import Modality
@@ -143,3 +143,22 @@ def test_embedded_backend_offers_storage_commitment_to_a_peer_added_later(tmp_pa
         late.stop(timeout=10)
         backend.stop(timeout=10)
     assert (result.delivery, result.all_committed) == ("new-association", True)
+
+
+def test_modality_that_does_not_listen_and_does_not_wait_gets_an_immediate_answer(
+        pacs: EmbeddedArchive, stored: Study, journal: Journal) -> None:
+    assert pacs.endpoint is not None
+    unregistered = Modality("CT2", node="CT2", journal=journal)  # never started, unknown to the archive
+    started = time.monotonic()
+    result = unregistered.commit(pacs.endpoint, stored.datasets, timeout=10, wait_on_association=False)
+    assert time.monotonic() - started < 2.0
+    assert result.timed_out and "nothing can receive the result" in result.note
+
+    def undelivered() -> list[Exchange]:  # a refusal on the association, if the result got there, is journalled too
+        return [e for e in pacs.journal.select(node="PACS", kind="N-EVENT-REPORT") if e.status is None]
+
+    deadline = time.monotonic() + 5
+    while not undelivered() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (entry,) = undelivered()
+    assert "'CT2' is not registered" in entry.meaning and entry.detail["delivery"] == "new-association"
