@@ -1,7 +1,12 @@
 """A running department: our nodes plus the PACS backend, started and stopped as one.
 
-Start order: workstations and QA nodes listen first (their ports are then known), the PACS starts knowing
-them as peers, then each QA node is pointed at the PACS. Stop runs in reverse and always completes.
+Start order: every node of ours listens first (their ports are then known): workstations, QA nodes, the RIS and
+the modalities (which receive storage commitment results on new associations, PS3.4 J.3.3); the PACS starts
+knowing them as peers; then each QA node is pointed at the PACS. Stop runs in reverse and always completes.
+
+Worklist: the department's ``worklist`` setting picks who answers modality worklist queries (IHE RAD-5): the RIS
+node, or the PACS when it offers a worklist (Orthanc's plugin, fed with ``.wl`` files). :meth:`Department.schedule`
+puts scheduled procedure steps wherever the worklist is answered; MPPS always goes to the RIS.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from types import TracebackType
 from typing import TypeVar
 
 from simulator.config import PACS_NODE, DepartmentConfig, Endpoint, Role
-from simulator.errors import ConfigError, HarnessError
+from simulator.errors import ConfigError, HarnessError, NotSupported
 from simulator.journal import Journal
 from simulator.nodes.modality import Modality
 from simulator.nodes.qa import QANode
+from simulator.nodes.ris import RisNode, write_wl_files
 from simulator.nodes.workstation import Workstation
 from simulator.pacs import PacsBackend, create_backend
+from simulator.pacs.base import Capability
+from simulator.synth.procedure import ScheduledProcedure
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,6 +44,7 @@ class Department:
         self.modalities: dict[str, Modality] = {}
         self.qa_nodes: dict[str, QANode] = {}
         self.workstations: dict[str, Workstation] = {}
+        self.ris: RisNode | None = None
         self.pacs: PacsBackend = create_backend(config.pacs, self.workdir / "pacs")
         self._started = False
         for node in config.nodes:
@@ -46,6 +55,8 @@ class Department:
                                                   node=node.name, journal=self.journal)
             elif node.role is Role.WORKSTATION:
                 self.workstations[node.name] = Workstation(node.ae_title, node=node.name, journal=self.journal)
+            elif node.role is Role.RIS:
+                self.ris = RisNode(node.ae_title, node=node.name, journal=self.journal)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -58,6 +69,12 @@ class Department:
             for name, qa in self.qa_nodes.items():
                 node = self.config.node(name)
                 peers.append(qa.start(node.host, node.port))
+            for name, modality in self.modalities.items():
+                node = self.config.node(name)
+                peers.append(modality.start(node.host, node.port))
+            if self.ris is not None:
+                node = self.config.node(self.ris.node)
+                self.ris.start(node.host, node.port)
             self.pacs.start(peers, self.journal)
             for name, qa in self.qa_nodes.items():
                 targets = self.config.targets_of(name)
@@ -78,6 +95,10 @@ class Department:
         _attempt(errors, lambda: self.pacs.stop(timeout))
         for ws in self.workstations.values():
             _attempt(errors, lambda w=ws: w.stop(timeout))  # type: ignore[misc]
+        for modality in self.modalities.values():
+            _attempt(errors, lambda m=modality: m.stop(timeout))  # type: ignore[misc]
+        if self.ris is not None:
+            _attempt(errors, lambda: self.ris.stop(timeout) if self.ris else None)
         self._started = False
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -92,10 +113,61 @@ class Department:
         self.stop()
 
     def reset(self) -> None:
-        """Between scenarios: wipe the PACS (where supported) and forget what workstations received."""
+        """Between scenarios: wipe the PACS (where supported), forget what workstations received, and empty the
+        worklist."""
         self.pacs.wipe()
         for ws in self.workstations.values():
             ws.clear()
+        if self.ris is not None:
+            for procedure in self.ris.procedures:
+                self.ris.unschedule(procedure)
+        folder = self._pacs_worklist_dir()
+        if folder is not None:
+            for path in folder.glob("*.wl"):
+                path.unlink(missing_ok=True)
+
+    # -- the worklist (IHE RAD-5) and MPPS (RAD-6/7) -------------------------------------------------------------
+
+    def worklist_source(self) -> str:
+        """``ris`` or ``pacs``: who answers worklist queries (the ``worklist`` setting; ``auto`` = the PACS when
+        it offers a worklist, else the RIS)."""
+        offered = Capability.WORKLIST in self.pacs.capabilities and self._pacs_worklist_dir() is not None
+        wanted = self.config.worklist
+        if wanted == "pacs" and not offered:
+            raise NotSupported(f"{self.pacs.name} offers no worklist (its worklist plugin is not loaded)")
+        if wanted == "ris" or (wanted == "auto" and not offered):
+            self._ris()
+            return "ris"
+        return "pacs"
+
+    def worklist_endpoint(self) -> Endpoint:
+        return self.pacs.endpoint if self.worklist_source() == "pacs" else self.endpoint(self._ris().node)
+
+    def mpps_endpoint(self) -> Endpoint:
+        """Where modalities send MPPS: the RIS (PS3.4 F.7)."""
+        return self.endpoint(self._ris().node)
+
+    def schedule(self, procedures: list[ScheduledProcedure]) -> str:
+        """Put ``procedures`` on the worklist (and on the RIS, which also receives the MPPS); returns where."""
+        where = []
+        if self.ris is not None:
+            self.ris.schedule_many(procedures)
+            where.append(self.ris.node)
+        if self.worklist_source() == "pacs":
+            folder = self._pacs_worklist_dir()
+            assert folder is not None
+            write_wl_files(folder, procedures)
+            where.append(f"{PACS_NODE} worklist (.wl files)")
+        return " and ".join(where)
+
+    def _ris(self) -> RisNode:
+        if self.ris is None:
+            raise ConfigError(f"department '{self.config.name}' has no RIS node (add one with role: ris)")
+        return self.ris
+
+    def _pacs_worklist_dir(self) -> Path | None:
+        folder = getattr(self.pacs, "worklist_dir", None)
+        return folder if isinstance(folder, Path) else None
 
     # -- lookup -----------------------------------------------------------------------------------------------
 
@@ -104,7 +176,10 @@ class Department:
         if name == PACS_NODE:
             return self.pacs.endpoint
         node = self.config.node(name)
-        server = self.qa_nodes.get(name) or self.workstations.get(name)
+        server: QANode | Workstation | Modality | RisNode | None = (
+            self.qa_nodes.get(name) or self.workstations.get(name) or self.modalities.get(name))
+        if server is None and self.ris is not None and self.ris.node == name:
+            server = self.ris
         if server is None:
             raise ConfigError(f"node '{name}' ({node.role}) does not listen; it cannot receive DICOM")
         if server.endpoint is None:

@@ -139,6 +139,9 @@ def in_progress(item: Dataset, *, performed_station_ae: str, performed_station_n
     ds.StudyID = study_id
     ds.PerformedProtocolCodeSequence = []
     ds.PerformedSeriesSequence = []
+    # Created empty so that a later N-SET may give a reason (an N-SET may only set what N-CREATE created,
+    # PS3.4 Table F.7.2-1; IHE RAD TF-2 4.7.4.1.2).
+    ds.PerformedProcedureStepDiscontinuationReasonCodeSequence = []
     return ds
 
 

@@ -24,6 +24,19 @@ def _text(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
+def person_name(value: object) -> str:
+    """A Person Name without trailing empty components and groups, which PS3.5 6.2.1 lets a sender omit
+    (``Yamada^Tarou=^=^`` is ``Yamada^Tarou``)."""
+    groups = [group.rstrip("^") for group in _text(value).split("=")]
+    while len(groups) > 1 and not groups[-1]:
+        groups.pop()
+    return "=".join(groups)
+
+
+def _value(keyword: str, value: object) -> str:
+    return person_name(value) if keyword == "PatientName" else _text(value)
+
+
 def _first(ds: Dataset, keyword: str) -> Dataset | None:
     items = ds.get(keyword) or []
     return items[0] if items else None
@@ -32,7 +45,7 @@ def _first(ds: Dataset, keyword: str) -> Dataset | None:
 def from_worklist_item(item: Dataset) -> dict[str, str]:
     """Identifiers of a worklist item (PS3.4 K.6.1.2.2); the step ID is inside the Scheduled Procedure Step
     Sequence."""
-    values = {key: _text(item.get(key)) for key in IDENTITY_KEYS if key in item}
+    values = {key: _value(key, item.get(key)) for key in IDENTITY_KEYS if key in item}
     sps = _first(item, "ScheduledProcedureStepSequence")
     if sps is not None and "ScheduledProcedureStepID" in sps:
         values["ScheduledProcedureStepID"] = _text(sps.ScheduledProcedureStepID)
@@ -42,7 +55,7 @@ def from_worklist_item(item: Dataset) -> dict[str, str]:
 def from_mpps(attributes: Dataset) -> dict[str, str]:
     """Identifiers of an MPPS N-CREATE (PS3.4 Table F.7.2-1): the patient at top level, the order in the
     Scheduled Step Attributes Sequence."""
-    values = {key: _text(attributes.get(key)) for key in ("PatientID", "PatientName") if key in attributes}
+    values = {key: _value(key, attributes.get(key)) for key in ("PatientID", "PatientName") if key in attributes}
     step = _first(attributes, "ScheduledStepAttributesSequence")
     if step is not None:
         for key in ("AccessionNumber", "StudyInstanceUID", "RequestedProcedureID", "ScheduledProcedureStepID"):
@@ -53,8 +66,8 @@ def from_mpps(attributes: Dataset) -> dict[str, str]:
 
 def from_instance(ds: Dataset) -> dict[str, str]:
     """Identifiers of a stored instance: the order's IDs sit in the Request Attributes Sequence (PS3.3 C.7.3.1)."""
-    values = {key: _text(ds.get(key)) for key in ("PatientID", "PatientName", "AccessionNumber",
-                                                  "StudyInstanceUID") if key in ds}
+    values = {key: _value(key, ds.get(key)) for key in ("PatientID", "PatientName", "AccessionNumber",
+                                                        "StudyInstanceUID") if key in ds}
     request = _first(ds, "RequestAttributesSequence")
     if request is not None:
         for key in ("RequestedProcedureID", "ScheduledProcedureStepID"):
@@ -65,7 +78,7 @@ def from_instance(ds: Dataset) -> dict[str, str]:
 
 def from_find_answer(ds: Dataset) -> dict[str, str]:
     """Identifiers a C-FIND answer returned (only the keys it carries; empty values mean "not returned")."""
-    return {key: _text(ds.get(key)) for key in IDENTITY_KEYS if key in ds and _text(ds.get(key))}
+    return {key: _value(key, ds.get(key)) for key in IDENTITY_KEYS if key in ds and _text(ds.get(key))}
 
 
 @dataclass

@@ -47,8 +47,20 @@ class Step(BaseModel):
 
     def label(self) -> str:
         shown = self.args.model_dump(by_alias=True, exclude_defaults=True)
-        inner = ", ".join(f"{k}: {v}" for k, v in shown.items())
+        inner = ", ".join(f"{k}: {_short(v)}" for k, v in shown.items())
         return f"{self.kind} {{{inner}}}"
+
+
+def _short(value: Any) -> str:
+    """A step argument as the transcript shows it: long lists and mappings are summarised."""
+    text = str(value)
+    if len(text) <= 60:
+        return text
+    if isinstance(value, list | tuple):
+        return f"[{len(value)} items]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(value) + "}"
+    return text[:57] + "..."
 
 
 class Scenario(BaseModel):

@@ -12,12 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from simulator.config import PACS_NODE
 from simulator.department import Department
-from simulator.errors import ConfigError, ConformanceFailure, NotSupported
+from simulator.errors import ConfigError, ConformanceFailure, DimseFailure, NotSupported
 from simulator.net import DicomClient, RetrieveOutcome, StoreOutcome, describe_status, is_failure, is_warning
+from simulator.nodes.acquisition import Acquisition
 from simulator.nodes.workstation import compare_instances
 from simulator.pacs.base import Capability
 from simulator.scenario.expressions import evaluate, matches, plain, substitute
@@ -36,9 +37,13 @@ class RunContext:
     variables: dict[str, Any] = field(default_factory=dict)
 
     def study(self, name: str) -> Study:
+        """A generated study, or what an acquisition performed (its instances, withheld ones included)."""
         value = self.variables.get(name)
+        if isinstance(value, Acquisition):
+            return Study(datasets=list(value.performed))
         if not isinstance(value, Study):
-            raise ConfigError(f"'{name}' is not a generated study (use a 'generate' step with as: {name})")
+            raise ConfigError(f"'{name}' is not a generated study (use a 'generate' or 'acquire' step with as: "
+                              f"{name})")
         return value
 
     def client(self, name: str) -> DicomClient:
@@ -284,6 +289,16 @@ class RetrieveArgs(StepArgs):
     destination: str | None = None
     as_: str | None = Field(default=None, alias="as")
     expect_completed: int | None = None
+    cancel_after: int | None = Field(default=None, ge=1)
+    # Final statuses accepted besides success when nothing matches (PS3.4 names none for "no match": success with
+    # zero sub-operations is common, Orthanc 1.10 answers 0xC000); only with expect_completed: 0.
+    also_accept: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _also_accept_only_for_no_match(self) -> RetrieveArgs:
+        if self.also_accept and self.expect_completed != 0:
+            raise ValueError("also_accept applies only with expect_completed: 0 (a retrieve that matches nothing)")
+        return self
 
 
 def _retrieve_keys(study: Study, level: str, model: str) -> dict[str, Any]:
@@ -295,7 +310,30 @@ def _retrieve_keys(study: Study, level: str, model: str) -> dict[str, Any]:
     return keys
 
 
+def _check_cancelled(outcome: RetrieveOutcome, total: int) -> str:
+    """PS3.4 C.4.2.3.1 / C.4.3.3.1: after C-CANCEL the final response is 0xFE00 with the sub-operation counts so
+    far; what was completed plus what is left must account for the whole match."""
+    op = outcome.operation
+    violations = []
+    if not outcome.cancelled:
+        violations.append(f"{op}: final status 0x{outcome.status:04X} "
+                          f"({describe_status(outcome.status, op)}) after C-CANCEL, expected 0xFE00 (Cancel)")
+    if outcome.completed >= total:
+        violations.append(f"{op}: all {total} sub-operations completed; the C-CANCEL had no effect")
+    done = outcome.completed + outcome.failed + outcome.warning
+    if outcome.remaining_reported and done + outcome.remaining != total:
+        violations.append(f"{op}: completed {outcome.completed} + failed {outcome.failed} + warning "
+                          f"{outcome.warning} + remaining {outcome.remaining} != {total} matched instances")
+    if violations:
+        raise ConformanceFailure(violations)
+    remaining = f", {outcome.remaining} remaining" if outcome.remaining_reported else ", remaining not reported"
+    return (f"{op} cancelled (0xFE00): {outcome.completed} completed, {outcome.failed} failed, "
+            f"{outcome.warning} warning{remaining} of {total}")
+
+
 def _check_outcome(outcome: RetrieveOutcome, study: Study, args: RetrieveArgs) -> str:
+    if args.cancel_after is not None:
+        return _check_cancelled(outcome, len(study))
     expected = args.expect_completed if args.expect_completed is not None else len(study)
     violations = []
     if outcome.completed != expected:
@@ -321,12 +359,22 @@ def _retrieve(ctx: RunContext, args: RetrieveArgs, capability: Capability) -> st
     keys = _retrieve_keys(study, args.level, args.model)
     if args.destination and capability is not Capability.MOVE:
         raise ConfigError("'destination' applies to move only; C-GET always retrieves into the requesting node")
-    if capability is Capability.MOVE:
-        destination = ctx.department.config.node(args.destination).ae_title if args.destination else None
-        outcome = ws.move(ctx.department.pacs.endpoint, args.level, keys, model=args.model,
-                          destination_ae=destination)
-    else:
-        outcome = ws.get(ctx.department.pacs.endpoint, args.level, keys, model=args.model)
+    try:
+        if capability is Capability.MOVE:
+            destination = ctx.department.config.node(args.destination).ae_title if args.destination else None
+            outcome = ws.move(ctx.department.pacs.endpoint, args.level, keys, model=args.model,
+                              destination_ae=destination, cancel_after=args.cancel_after)
+        else:
+            outcome = ws.get(ctx.department.pacs.endpoint, args.level, keys, model=args.model,
+                             cancel_after=args.cancel_after)
+    except DimseFailure as exc:
+        if exc.status not in args.also_accept:
+            raise
+        if delivered := set(ws.received) & set(study.sop_instance_uids):
+            raise ConformanceFailure([f"{operation} failed with 0x{exc.status:04X} yet delivered "
+                                      f"{len(delivered)} instance(s)"]) from None
+        return (f"{operation} of a study the PACS does not hold: 0x{exc.status:04X} ({exc.meaning}), nothing "
+                "delivered")
     if args.as_:
         ctx.variables[args.as_] = outcome
     return _check_outcome(outcome, study, args)
@@ -440,3 +488,7 @@ def run_release(ctx: RunContext, args: ReleaseArgs) -> str:
     release(qa.data_dir, held, by="scenario")
     qa.forwarder.notify()
     return f"released {len(held)} instance(s) of {args.study} at {args.at}"
+
+
+# The workflow steps register themselves in REGISTRY on import.
+from simulator.scenario import steps_workflow as _steps_workflow  # noqa: E402, F401
