@@ -256,6 +256,9 @@ class OrthancBackend:
             "DicomAet": self.config.ae_title,
             "DicomPort": dicom_port,
             "DicomCheckCalledAet": True,
+            # Orthanc answers C-FIND (worklist included) in this encoding and drops what it cannot represent: with
+            # the default (Latin1), a Japanese worklist item comes back as "Yamada^Tarou=^=^" (measured, 1.10.1).
+            "DefaultEncoding": "Utf8",
             "DicomAlwaysAllowEcho": True,
             "DicomAlwaysAllowStore": True,
             "DicomAlwaysAllowFind": True,
