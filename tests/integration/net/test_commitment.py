@@ -46,9 +46,12 @@ def servers() -> Iterator[list[DicomServer]]:
     started: list[DicomServer] = []
     try:
         yield started
-    finally:
-        for server in started:
-            server.stop(timeout=10)
+    finally:  # in parallel: each stop waits for its listener's poll interval
+        stopping = [threading.Thread(target=server.stop, kwargs={"timeout": 10}) for server in started]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join(timeout=15)
 
 
 @pytest.fixture

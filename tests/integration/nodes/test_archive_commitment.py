@@ -20,9 +20,15 @@ from simulator.synth import Study, build_ct_study
 MR = "1.2.840.10008.5.1.4.1.1.4"
 
 
-@pytest.fixture
-def modality(journal: Journal) -> Iterator[Modality]:
-    node = Modality("CT1", node="CT1", journal=journal)
+# One archive and one listening modality serve the whole module (starting and stopping servers dominates the time).
+@pytest.fixture(scope="module")
+def shared_journal() -> Journal:
+    return Journal()
+
+
+@pytest.fixture(scope="module")
+def modality(shared_journal: Journal) -> Iterator[Modality]:
+    node = Modality("CT1", node="CT1", journal=shared_journal)
     node.start()
     try:
         yield node
@@ -30,10 +36,12 @@ def modality(journal: Journal) -> Iterator[Modality]:
         node.stop(timeout=10)
 
 
-@pytest.fixture
-def pacs(tmp_path: Path, journal: Journal, modality: Modality) -> Iterator[EmbeddedArchive]:
+@pytest.fixture(scope="module")
+def shared_pacs(tmp_path_factory: pytest.TempPathFactory, shared_journal: Journal,
+                modality: Modality) -> Iterator[EmbeddedArchive]:
     assert modality.endpoint is not None
-    archive = EmbeddedArchive(tmp_path / "archive", journal=journal, peers={"CT1": modality.endpoint})
+    archive = EmbeddedArchive(tmp_path_factory.mktemp("archive"), journal=shared_journal,
+                              peers={"CT1": modality.endpoint})
     archive.start()
     try:
         yield archive
@@ -42,10 +50,17 @@ def pacs(tmp_path: Path, journal: Journal, modality: Modality) -> Iterator[Embed
 
 
 @pytest.fixture
-def stored(pacs: EmbeddedArchive, modality: Modality, small_study: Study) -> Study:
-    assert pacs.endpoint is not None
-    assert all(o.status == 0 for o in modality.store(small_study.datasets, pacs.endpoint))
-    return small_study
+def pacs(shared_pacs: EmbeddedArchive) -> EmbeddedArchive:
+    shared_pacs.commitment_delivery = "auto"
+    return shared_pacs
+
+
+@pytest.fixture(scope="module")
+def stored(shared_pacs: EmbeddedArchive, modality: Modality) -> Study:
+    assert shared_pacs.endpoint is not None
+    study = build_ct_study(101, series=2, instances=3, rows=32, columns=32)
+    assert all(o.status == 0 for o in modality.store(study.datasets, shared_pacs.endpoint))
+    return study
 
 
 def refs(study: Study) -> list[tuple[str, str]]:
@@ -74,11 +89,12 @@ def test_one_missing_instance_fails_with_no_such_object_instance(pacs: EmbeddedA
     assert result.failed == [(str(lost.SOPClassUID), str(lost.SOPInstanceUID), 0x0112)]
 
 
-def test_nothing_held_fails_everything(pacs: EmbeddedArchive, modality: Modality, small_study: Study) -> None:
+def test_nothing_held_fails_everything(pacs: EmbeddedArchive, modality: Modality) -> None:
     assert pacs.endpoint is not None
-    result = modality.commit(pacs.endpoint, small_study.datasets, timeout=10)
+    never_sent = build_ct_study(103, series=1, instances=3, rows=16, columns=16)
+    result = modality.commit(pacs.endpoint, never_sent.datasets, timeout=10)
     assert result.committed == [] and result.event_type == 2
-    assert result.failed == [(*ref, 0x0112) for ref in refs(small_study)]
+    assert result.failed == [(*ref, 0x0112) for ref in refs(never_sent)]
 
 
 def test_instance_held_under_another_sop_class_is_a_class_instance_conflict(
@@ -91,11 +107,12 @@ def test_instance_held_under_another_sop_class_is_a_class_instance_conflict(
 
 
 def test_requester_that_releases_at_once_gets_the_result_on_a_new_association(
-        pacs: EmbeddedArchive, modality: Modality, stored: Study, journal: Journal) -> None:
+        pacs: EmbeddedArchive, modality: Modality, stored: Study) -> None:
     assert pacs.endpoint is not None
     result = modality.commit(pacs.endpoint, stored.datasets, timeout=10, wait_on_association=False)
     assert (result.delivery, result.all_committed) == ("new-association", True)
-    (received,) = journal.select(node="CT1", kind="N-EVENT-REPORT", role="SCP")
+    (received,) = [e for e in modality.journal.select(node="CT1", kind="N-EVENT-REPORT", role="SCP")
+                   if e.detail.get("transaction_uid") == result.transaction_uid]
     assert received.peer_ae == "RADSIM_PACS" and received.detail["matched"] is True
     assert modality.commitments.reports(result.transaction_uid)[0].delivery == "new-association"
 
@@ -110,12 +127,12 @@ def test_unreachable_requester_times_out_within_the_timeout(tmp_path: Path, jour
     try:
         silent.store(small_study.datasets, endpoint)
         started = time.monotonic()
-        result = silent.commit(endpoint, small_study.datasets, timeout=1.5)
+        result = silent.commit(endpoint, small_study.datasets, timeout=1.0)
         elapsed = time.monotonic() - started
     finally:
         archive.stop(timeout=10)
     assert result.timed_out and result.delivery is None and not result.all_committed
-    assert 1.5 <= elapsed < 2.5
+    assert 1.0 <= elapsed < 2.0
     assert "no result on the association" in result.note
 
 
@@ -146,16 +163,17 @@ def test_embedded_backend_offers_storage_commitment_to_a_peer_added_later(tmp_pa
 
 
 def test_modality_that_does_not_listen_and_does_not_wait_gets_an_immediate_answer(
-        pacs: EmbeddedArchive, stored: Study, journal: Journal) -> None:
+        pacs: EmbeddedArchive, stored: Study) -> None:
     assert pacs.endpoint is not None
-    unregistered = Modality("CT2", node="CT2", journal=journal)  # never started, unknown to the archive
+    unregistered = Modality("CT2", node="CT2", journal=pacs.journal)  # never started, unknown to the archive
     started = time.monotonic()
     result = unregistered.commit(pacs.endpoint, stored.datasets, timeout=10, wait_on_association=False)
     assert time.monotonic() - started < 2.0
     assert result.timed_out and "nothing can receive the result" in result.note
 
     def undelivered() -> list[Exchange]:  # a refusal on the association, if the result got there, is journalled too
-        return [e for e in pacs.journal.select(node="PACS", kind="N-EVENT-REPORT") if e.status is None]
+        return [e for e in pacs.journal.select(node="PACS", kind="N-EVENT-REPORT")
+                if e.status is None and e.detail["transaction_uid"] == result.transaction_uid]
 
     deadline = time.monotonic() + 5
     while not undelivered() and time.monotonic() < deadline:
