@@ -27,7 +27,17 @@ def build_report(results: Sequence[ScenarioResult], department: Department) -> d
         ],
         "summary": department.journal.summary(),
         "qa": {name: qa_audit(qa.ledger) for name, qa in department.qa_nodes.items()},
+        "mpps": department.ris.mpps.to_dict() if department.ris is not None else None,
+        "storage_commitment": {name: [commitment_report(r) for r in modality.commitments.reports()]
+                               for name, modality in department.modalities.items()},
     }
+
+
+def commitment_report(report: Any) -> dict[str, Any]:
+    """One Storage Commitment result a modality received (PS3.4 J.3.3.1), as plain data."""
+    row = asdict(report)
+    row["received_at"] = dt.datetime.fromtimestamp(report.received_at, dt.UTC).isoformat(timespec="milliseconds")
+    return row
 
 
 AUDIT_LIMIT = 5000

@@ -55,6 +55,18 @@ def test_report_carries_the_qa_audit_trail(tmp_path: Path) -> None:
     assert instance["state"] == "forwarded" and qa["truncated"] == 0
 
 
+def test_report_carries_mpps_records_and_commitment_results(tmp_path: Path) -> None:
+    result = radsim("run", "scenarios/workflow/commitment-new-association.yaml", "--report", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    (mpps,) = report["mpps"]["instances"]
+    assert mpps["status"] == "COMPLETED" and mpps["created_by"] == "MR1"
+    assert [m["operation"] for m in mpps["messages"]] == ["N-CREATE", "N-SET"]
+    (commitment,) = report["storage_commitment"]["MR1"]
+    assert commitment["delivery"] == "new-association" and len(commitment["committed"]) == 4
+    assert commitment["failed"] == [] and commitment["reporter_ae"] == "RADSIM_PACS"
+
+
 def test_failing_scenario_exits_1_and_shows_the_transcript(tmp_path: Path) -> None:
     bad = tmp_path / "scenarios" / "wrong.yaml"
     bad.parent.mkdir()
