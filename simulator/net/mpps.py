@@ -89,13 +89,18 @@ def mpps_set(client: DicomClient, peer: Endpoint, sop_instance_uid: str, modific
 def _send(client: DicomClient, peer: Endpoint, operation: str, uid: str, dataset: Dataset) -> MppsResponse:
     if not uid:
         raise ValueError(f"{operation} needs the SOP Instance UID of the Modality Performed Procedure Step")
+    if operation == N_SET and len(dataset) == 0:
+        # The Modification List is mandatory (PS3.7 10.1.3.1.3); pynetdicom would announce a data set it never
+        # sends for an empty one, and the peer would wait for it until the DIMSE timeout.
+        raise ValueError("N-SET needs at least one attribute to modify")
+    payload: Dataset | None = dataset if len(dataset) else None  # an empty Attribute List is left out
     context = build_context(MODALITY_PERFORMED_PROCEDURE_STEP, list(NATIVE_SYNTAXES))
     with client.associate(peer, [context], purpose=operation) as (assoc, watch):
         started = time.time()
         before = watch.bytes_sent
         try:
             if operation == N_CREATE:
-                rsp, attributes = assoc.send_n_create(dataset, MODALITY_PERFORMED_PROCEDURE_STEP, uid)
+                rsp, attributes = assoc.send_n_create(payload, MODALITY_PERFORMED_PROCEDURE_STEP, uid)
             else:
                 rsp, attributes = assoc.send_n_set(dataset, MODALITY_PERFORMED_PROCEDURE_STEP, uid)
         except ValueError as exc:  # no accepted presentation context for the MPPS SOP Class

@@ -214,7 +214,7 @@ def _moment(vr: str, text: str, *, end: bool) -> str | float:
     range is the last moment its precision covers (``-0900`` includes 09:00:59)."""
     text = text.strip()
     if vr == "DA":
-        digits = text.replace(".", "")  # ACR-NEMA YYYY.MM.DD is still sent by old SCUs
+        digits = text.replace(".", "") if re.fullmatch(r"\d{4}\.\d{2}\.\d{2}", text) else text  # ACR-NEMA form
         if not re.fullmatch(r"\d{8}", digits):
             raise ValueError(f"'{text}' is not a date (YYYYMMDD)")
         return digits

@@ -180,8 +180,9 @@ def test_set_to_a_state_that_does_not_exist_is_refused(book: MppsBook, status: s
 
 
 def test_what_the_modality_gets_wrong_without_refusal_is_kept_as_violations(book: MppsBook) -> None:
-    book.create("CT1", UID, create_attributes(PerformedLocation=None, StudyID=None))
-    book.set("CT1", UID, discontinued([], ended=ENDED))  # creates a reason sequence the N-CREATE did not create
+    book.create("CT1", UID, create_attributes(PerformedLocation=None, StudyID=None,
+                                              PerformedProcedureStepDiscontinuationReasonCodeSequence=None))
+    book.set("CT1", UID, discontinued([], ended=ENDED))  # sets a reason sequence the N-CREATE did not create
     record = book.get(UID)
     assert record is not None and record.status == "DISCONTINUED"
     text = " | ".join(record.violations)
