@@ -270,6 +270,37 @@ def serve_qa(
     _wait_for_signal(f"QA node (forwarding to {destination})", endpoint, node.stop)
 
 
+@serve_app.command("ris")
+@friendly
+def serve_ris(
+    aet: Annotated[str, typer.Option(help="AE title the RIS answers to.")] = "RADSIM_RIS",
+    port: Annotated[int, typer.Option(help="DICOM port (0 = allocate a free one).")] = 11114,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    schedule: Annotated[Path | None, typer.Option(
+        help="Schedule YAML of scheduled procedure steps (see examples/schedule.yaml); none: an empty worklist.")
+    ] = None,
+) -> None:
+    """The RIS standalone: Modality Worklist SCP (IHE RAD-5) and MPPS SCP (RAD-6, RAD-7) on one AE."""
+    from simulator.nodes.ris import RisNode, load_schedule
+
+    procedures = load_schedule(schedule) if schedule is not None else []
+    ris = RisNode(_ae(aet), node="RIS", procedures=procedures)
+    endpoint = ris.start(host, _check_port(port))
+    source = f" from {schedule}" if schedule is not None else ""
+    out.print(f"{len(procedures)} scheduled procedure step{'s' if len(procedures) != 1 else ''}{source}",
+              highlight=False, markup=False)
+
+    def stop() -> None:
+        ris.stop()
+        counts: dict[str, int] = {}
+        for record in ris.mpps.records():
+            counts[record.status] = counts.get(record.status, 0) + 1
+        states = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+        out.print(f"MPPS instances: {states or 'none'}", highlight=False)
+
+    _wait_for_signal("RIS", endpoint, stop)
+
+
 # -- qa ----------------------------------------------------------------------------------------------------------
 
 QaData = Annotated[Path, typer.Option("--data", help="The QA node's data folder (the --data of 'radsim serve qa').")]
