@@ -37,7 +37,8 @@ class Exchange:
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and (self.status == 0 or (self.status & 0xF000) == 0xB000)
+        """Success, a warning (0xBxxx), or Cancel (0xFE00, PS3.7 C.3): a cancel is what the caller asked for."""
+        return self.status is not None and (self.status in (0x0000, 0xFE00) or (self.status & 0xF000) == 0xB000)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

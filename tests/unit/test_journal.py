@@ -54,8 +54,8 @@ def test_entries_returns_a_snapshot() -> None:
 
 @pytest.mark.parametrize(
     ("status", "ok"),
-    [(0x0000, True), (0xB000, True), (0xB007, True), (0xA900, False), (0xC000, False), (0xA801, False),
-     (None, False)],
+    [(0x0000, True), (0xB000, True), (0xB007, True), (0xFE00, True), (0xA900, False), (0xC000, False),
+     (0xA801, False), (0xFF00, False), (None, False)],
 )
 def test_exchange_ok(status: int | None, ok: bool) -> None:
     assert _exchange(status=status).ok is ok
