@@ -1,0 +1,114 @@
+"""Reconciliation against the worklist: the QA step that makes images carry the demographics of their order.
+
+For an instance whose Accession Number matches one scheduled item, Patient ID, Patient's Name, Birth Date and Sex
+are coerced to the worklist's values, and each change is recorded (the answer is then 0xB000, coercion of data
+elements, PS3.4 B.2.3). An instance whose Accession Number matches nothing (or matches items of different
+patients) is handled by the ``unmatched`` action; when the worklist cannot be asked, by ``unavailable``. This
+is IHE RAD TF-1's "Patient Information Reconciliation" done at the router rather than at the archive.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pydicom.dataset import Dataset
+
+from simulator.errors import HarnessError
+from simulator.nodes.qa.rules import Action, Change, Violation
+from simulator.synth.charsets import fits
+
+#: Reject status for an instance the worklist does not know: in the 0xCxxx "Cannot understand" range PS3.4 B.2.3
+#: leaves to the SCP (0xC000-0xC002 are taken by the other rules).
+UNMATCHED = 0xC003
+#: Reject status when the worklist cannot be asked: 0xA700, Out of Resources (PS3.4 B.2.3), so the sender retries.
+UNAVAILABLE = 0xA700
+
+DEMOGRAPHICS: tuple[str, ...] = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex")
+
+#: Looks up the worklist items with an Accession Number; raises a HarnessError when the worklist cannot be asked.
+WorklistLookup = Callable[[str], Sequence[Dataset]]
+
+
+def _person_name(value: object) -> str:
+    """PN without trailing empty components and groups (PS3.5 6.2.1), so ``A^B=^=^`` equals ``A^B``."""
+    groups = [group.rstrip("^") for group in ("" if value is None else str(value)).strip().split("=")]
+    while len(groups) > 1 and not groups[-1]:
+        groups.pop()
+    return "=".join(groups)
+
+
+def _text(keyword: str, value: object) -> str:
+    if keyword == "PatientName":
+        return _person_name(value)
+    return "" if value is None else str(value).strip()
+
+
+@dataclass
+class Reconciliation:
+    """Coerce demographics to the scheduled item with the instance's Accession Number."""
+
+    lookup: WorklistLookup
+    unmatched: Action = Action.QUARANTINE
+    unavailable: Action = Action.QUARANTINE
+    keywords: tuple[str, ...] = DEMOGRAPHICS
+    cache_s: float = 30.0
+    name: str = "worklist"
+    _cache: dict[str, tuple[float, tuple[Dataset, ...]]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _items(self, accession: str) -> tuple[Dataset, ...]:
+        """Items for ``accession``; a match is remembered for ``cache_s`` seconds (a study's instances share it),
+        a miss is asked again every time (the order may be scheduled late)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(accession)
+            if hit is not None and now - hit[0] < self.cache_s:
+                return hit[1]
+        items = tuple(self.lookup(accession))
+        if items:
+            with self._lock:
+                self._cache[accession] = (now, items)
+        return items
+
+    def apply(self, ds: Dataset) -> tuple[list[Change], list[Violation]]:
+        """Change ``ds`` in place to match its worklist item; return the changes and any violation."""
+        accession = str(ds.get("AccessionNumber", "") or "").strip()
+        if not accession:
+            return [], [self._unmatched("no Accession Number to find the order by")]
+        try:
+            items = self._items(accession)
+        except HarnessError as exc:
+            return [], [Violation(self.name, "AccessionNumber", f"worklist unavailable: {exc}"[:200], UNAVAILABLE,
+                                  self.unavailable)]
+        patients = {_text("PatientID", item.get("PatientID")) for item in items}
+        if not items:
+            return [], [self._unmatched(f"no scheduled order with Accession Number {accession}")]
+        if len(patients) > 1:
+            return [], [self._unmatched(f"Accession Number {accession} is scheduled for {len(patients)} patients")]
+        return self._coerce(ds, items[0]), []
+
+    def _unmatched(self, message: str) -> Violation:
+        return Violation(self.name, "AccessionNumber", message, UNMATCHED, self.unmatched)
+
+    def _coerce(self, ds: Dataset, item: Dataset) -> list[Change]:
+        changes: list[Change] = []
+        wanted = {k: item.get(k) for k in self.keywords if k in item and _text(k, item.get(k))}
+        differing = {k: v for k, v in wanted.items() if _text(k, ds.get(k)) != _text(k, v)}
+        if not differing:
+            return changes
+        charset = ds.get("SpecificCharacterSet", "") or ""
+        if not all(fits(_text(k, v), charset) for k, v in differing.items()):
+            # The worklist's value cannot be written in the instance's character set: decode every text value and
+            # declare UTF-8 for the whole data set (PS3.3 C.12.1.1.2).
+            ds.decode()
+            before = "\\".join(charset) if isinstance(charset, list | tuple) else str(charset)
+            ds.SpecificCharacterSet = "ISO_IR 192"
+            changes.append(Change(self.name, "SpecificCharacterSet", before or None, "ISO_IR 192"))
+        for keyword, value in differing.items():
+            before = ds.get(keyword)
+            setattr(ds, keyword, value)
+            changes.append(Change(self.name, keyword, None if before is None else str(before), str(value)))
+        return changes
