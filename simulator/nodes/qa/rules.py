@@ -22,7 +22,7 @@ Comment (LO, at most 64 characters) names the attribute of the first deciding vi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -174,6 +174,50 @@ def _converted(ds: Dataset, elem: DataElement | RawDataElement) -> DataElement:
     return elem if isinstance(elem, DataElement) else ds[elem.tag]
 
 
+class _Memo:
+    """What a check found for an element still in its received (raw) form, keyed by everything that decides it:
+    tag, VR, value bytes, byte order, VR encoding and character set. The instances of a series repeat most of
+    their elements byte for byte, so a hit spares decoding the value (pydicom's conversion is most of a check's
+    cost). Bounded: emptied when full (the per-instance UIDs never repeat)."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._found: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, key: tuple[Any, ...] | None, compute: Callable[..., Any], *args: Any) -> Any:
+        """The outcome stored under ``key``, else ``compute(*args)`` (stored unless ``key`` is None)."""
+        if key is None:
+            return compute(*args)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        value = compute(*args)
+        if len(self._found) >= self.limit:
+            self._found.clear()
+        self._found[key] = value
+        return value
+
+    def clear(self) -> None:
+        self._found.clear()
+
+
+_MEMO = _Memo()
+
+
+def _raw_key(kind: str, elem: DataElement | RawDataElement, *context: Any) -> tuple[Any, ...] | None:
+    """The memo key of a raw element (None for a decoded one, whose value may have been changed in place)."""
+    if not isinstance(elem, RawDataElement) or elem.value is None:
+        return None
+    return (kind, elem.tag, elem.VR, elem.value, elem.is_little_endian, elem.is_implicit_VR, *context)
+
+
+def _encoding_key(ds: Dataset) -> tuple[str, ...]:
+    """The character set pydicom decodes ``ds``'s raw text with (as ``Dataset.__getitem__`` picks it)."""
+    encoding = ds.original_character_set or ds._character_set
+    return (encoding,) if isinstance(encoding, str) else tuple(encoding)
+
+
 @dataclass(frozen=True)
 class UidValues:
     """Every UI element present, at any depth, follows PS3.5 9.1 (syntax, at most 64 characters)."""
@@ -186,15 +230,21 @@ class UidValues:
         for holder, raw in _walk(ds):
             if _vr(raw) != "UI":
                 continue
-            elem = _converted(holder, raw)
-            for value in _values(elem.value):
-                text = str(value).rstrip("\0 ")
-                problem = _uid_problem(text) if text else None
-                if problem:
-                    label = _label(elem.tag)
-                    out.append(Violation(self.name, label, f"{label} {problem}", INVALID_UID, self.action))
-                    break
+            problem = _MEMO.get(_raw_key("uid", raw), _uid_value_problem, holder, raw)
+            if problem:
+                label = _label(Tag(raw.tag))
+                out.append(Violation(self.name, label, f"{label} {problem}", INVALID_UID, self.action))
         return out
+
+
+def _uid_value_problem(holder: Dataset, raw: DataElement | RawDataElement) -> str | None:
+    """The first problem among the values of a UI element."""
+    for value in _values(_converted(holder, raw).value):
+        text = str(value).rstrip("\0 ")
+        problem = _uid_problem(text) if text else None
+        if problem:
+            return problem
+    return None
 
 
 # PS3.5 Table 6.2-1. Characters for the text VRs (SH, LO, PN per component group, ST, LT), bytes for the rest
@@ -216,22 +266,35 @@ class VrLength:
     def check(self, ds: Dataset) -> list[Violation]:
         limits = dict(self.max_lengths)
         out = []
+        encodings: dict[int, tuple[str, ...]] = {}
         for holder, raw in _walk(ds):
             vr = _vr(raw)
             if vr not in limits:
                 continue
-            elem = _converted(holder, raw)
             limit = limits[vr]
-            for value in _values(elem.value):
-                parts = str(value).split("=") if vr == "PN" else [str(value)]
-                longest = max(len(part) for part in parts)
-                if longest > limit:
-                    label = _label(elem.tag)
-                    what = "a name group" if vr == "PN" else vr
-                    out.append(Violation(self.name, label, f"{label} {longest} chars, {what} allows {limit}",
-                                         TOO_LONG, self.action))
-                    break
+            key = None
+            if isinstance(raw, RawDataElement):
+                encoding = encodings.get(id(holder))
+                if encoding is None:
+                    encoding = encodings[id(holder)] = _encoding_key(holder)
+                key = _raw_key("lengths", raw, encoding)
+            lengths: tuple[int, ...] = _MEMO.get(key, _value_lengths, holder, raw, vr)
+            longest = next((n for n in lengths if n > limit), None)
+            if longest is not None:
+                label = _label(Tag(raw.tag))
+                what = "a name group" if vr == "PN" else vr
+                out.append(Violation(self.name, label, f"{label} {longest} chars, {what} allows {limit}",
+                                     TOO_LONG, self.action))
         return out
+
+
+def _value_lengths(holder: Dataset, raw: DataElement | RawDataElement, vr: str) -> tuple[int, ...]:
+    """The length in characters of each value (of its longest component group for PN)."""
+    lengths = []
+    for value in _values(_converted(holder, raw).value):
+        parts = str(value).split("=") if vr == "PN" else [str(value)]
+        lengths.append(max(len(part) for part in parts))
+    return tuple(lengths)
 
 
 _TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "PN", "UC", "UT"})
@@ -290,17 +353,19 @@ class CharsetValid:
                     out.extend(self._check(item, terms))
                 continue
             if vr in _TEXT_VRS:
-                problem = self._text_problem(elem, terms, person_name=vr == "PN")
+                applies, person_name = terms, vr == "PN"
             elif vr in _DEFAULT_VRS:
-                problem = self._text_problem(elem, [], person_name=False)
+                applies, person_name = [], False
             else:
                 continue
+            problem = _MEMO.get(_raw_key("charset", elem, tuple(applies), person_name), self._text_problem, elem,
+                                applies, person_name)
             if problem:
                 label = _label(Tag(elem.tag))
                 out.append(Violation(self.name, label, f"{label} {problem}", BAD_CHARSET, self.action))
         return out
 
-    def _text_problem(self, elem: DataElement | RawDataElement, terms: list[str], *, person_name: bool) -> str | None:
+    def _text_problem(self, elem: DataElement | RawDataElement, terms: list[str], person_name: bool) -> str | None:
         charset = "\\".join(terms) or "default repertoire"
         raw = elem.value if isinstance(elem, RawDataElement) else None
         if isinstance(elem, DataElement):
