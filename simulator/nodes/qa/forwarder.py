@@ -5,12 +5,18 @@ in ``failed/`` with the reason (kept, not dropped); a network error leaves it qu
 
 With a ledger, each outcome is recorded there too: the file leaves the queue first and the ledger hears second,
 so a crash in between is repaired at restart (a queued row without its file was forwarded), never the reverse.
+
+Each batch goes over one association (or ``associations`` parallel ones). Setting one up costs far more than a
+C-STORE (measured against the embedded archive: ~75 ms, most of it the acceptor's CPU, against ~5-10 ms to send a
+512x512 CT slice), so while instances keep arriving the forwarder gathers them for a moment (``linger_s``, ended
+early by ``quiet_s`` without a new one or a full batch) rather than opening an association for every few.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from simulator.config import Endpoint
@@ -22,7 +28,9 @@ from simulator.synth.uids import is_valid_uid
 
 LOG = logging.getLogger(__name__)
 
-BATCH = 64
+BATCH = 256
+LINGER_S = 0.25
+QUIET_S = 0.05
 
 
 class Forwarder:
@@ -30,7 +38,8 @@ class Forwarder:
 
     def __init__(self, spool: Spool, destination_name: str, endpoint: Callable[[], Endpoint | None],
                  client: DicomClient, *, max_backoff_s: float = 30.0, associations: int = 1,
-                 ledger: Ledger | None = None) -> None:
+                 ledger: Ledger | None = None, batch: int = BATCH, linger_s: float = LINGER_S,
+                 quiet_s: float = QUIET_S) -> None:
         self.spool = spool
         self.ledger = ledger
         self.destination_name = destination_name
@@ -38,13 +47,20 @@ class Forwarder:
         self.client = client
         self.max_backoff_s = max_backoff_s
         self.associations = associations
+        self.batch = batch
+        self.linger_s = linger_s
+        self.quiet_s = quiet_s
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._killed = threading.Event()
         self._idle = threading.Condition()
         self._busy = False
         self._thread: threading.Thread | None = None
+        self._notified = 0
+        self._last_notified = 0.0
         self.forwarded = 0
         self.parked = 0
+        self.batches = 0
         self.last_error: str | None = None
 
     def start(self) -> None:
@@ -53,13 +69,28 @@ class Forwarder:
 
     def notify(self) -> None:
         """Something was queued: wake the worker now instead of at its next backoff tick."""
+        self._notified += 1
+        self._last_notified = time.monotonic()
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the batch being sent (its outcomes are recorded)."""
         self._stop.set()
         self._wake.set()
+        self.join(timeout)
+
+    def kill(self) -> None:
+        """Stop without recording anything more, as a crash would: the batch being sent stays queued."""
+        self._killed.set()
+        self._stop.set()
+        self._wake.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the worker thread to end; True when it has."""
         if self._thread is not None:
             self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
 
     def drain(self, timeout: float) -> bool:
         """Block until the queue is empty (True) or ``timeout`` passes (False)."""
@@ -68,11 +99,23 @@ class Forwarder:
             return self._idle.wait_for(
                 lambda: not self._busy and self.spool.count(self.destination_name) == 0, timeout)
 
+    def _gather(self, pending: int) -> None:
+        """While instances keep arriving, wait (at most ``linger_s``) for a fuller batch."""
+        started = time.monotonic()
+        seen = self._notified
+        while not self._stop.is_set():
+            now = time.monotonic()
+            arrived = self._notified - seen
+            if (pending + arrived >= self.batch or now - self._last_notified >= self.quiet_s
+                    or now - started >= self.linger_s):
+                return
+            self._stop.wait(min(self.quiet_s, self.linger_s - (now - started)))
+
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
             endpoint = self._endpoint()
-            batch = self.spool.pending(self.destination_name, limit=BATCH) if endpoint else []
+            batch = self.spool.pending(self.destination_name, limit=self.batch) if endpoint else []
             if not batch:
                 with self._idle:
                     self._busy = False
@@ -82,11 +125,19 @@ class Forwarder:
                 continue
             with self._idle:
                 self._busy = True
+            if len(batch) < self.batch and time.monotonic() - self._last_notified < self.quiet_s:
+                self._gather(len(batch))
+                batch = self.spool.pending(self.destination_name, limit=self.batch)
+                if self._stop.is_set() or not batch:
+                    continue
+            self._wake.clear()
             assert endpoint is not None
             try:
                 outcomes = self.client.store(endpoint, [item.path for item in batch],
                                              associations=self.associations)
             except NetworkError as exc:
+                if self._killed.is_set():
+                    return
                 self.last_error = str(exc)
                 if self.ledger is not None:
                     self.ledger.attempt_failed([_uid(item) for item in batch], str(exc), str(endpoint))
@@ -95,6 +146,9 @@ class Forwarder:
                 self._wake.clear()
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
+            if self._killed.is_set():
+                return
+            self.batches += 1
             backoff = 0.5
             self.last_error = None
             done: list[tuple[str, int, str]] = []

@@ -21,10 +21,12 @@ Decisions per C-STORE (the SOP Instance UID is the identity, the SHA-256 of the 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,15 +37,16 @@ from pydicom.filewriter import dcmwrite
 from pydicom.tag import Tag
 
 from simulator.config import Endpoint
-from simulator.errors import ConfigError
+from simulator.errors import ConfigError, HarnessError
 from simulator.journal import Journal
 from simulator.net import DicomClient, DicomServer, StoreReply, StoreRequest
+from simulator.net.scp import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from simulator.nodes.listening import ListeningNode
 from simulator.nodes.qa.forwarder import Forwarder
 from simulator.nodes.qa.ledger import CONFLICT, FILENAME, AuditEvent, Entry, Ledger, Receipt, State
 from simulator.nodes.qa.rules import Rule, evaluate
 from simulator.nodes.qa.ruleset import RuleSet
-from simulator.nodes.qa.spool import QUARANTINE, REJECTED, Spool, file_facts, part10_head
+from simulator.nodes.qa.spool import QUARANTINE, REJECTED, Spool, file_facts, part10_head, part10_head_for
 
 LOG = logging.getLogger(__name__)
 
@@ -101,6 +104,11 @@ class QANode(ListeningNode):
         self.spool = spool if spool is not None else Spool(data_dir)
         self.ledger = Ledger(data_dir)
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
+        self._rules_given: RuleSet | Sequence[Rule] = rules
+        self._running = False
+        self._dead = threading.Event()  # set by kill(): nothing more is persisted or acknowledged
+        self._in_flight = 0
+        self._in_flight_done = threading.Condition()
         self.reconcile()
         self.forwarder = Forwarder(
             self.spool, DESTINATION, lambda: self.forward_to,
@@ -127,17 +135,62 @@ class QANode(ListeningNode):
         return marked, added
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        if self._dead.is_set():
+            raise HarnessError(f"QA node {self.node} was killed; start a fresh one on its data folder (reopened())")
         endpoint = super().start(host, port)
         self.forwarder.start()
+        self._running = True
         return endpoint
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped (nor killed) since."""
+        return self._running
+
+    @property
+    def killed(self) -> bool:
+        """:meth:`kill` was called: this node persists and acknowledges nothing more."""
+        return self._dead.is_set()
 
     def set_destination(self, endpoint: Endpoint) -> None:
         self.forward_to = endpoint
         self.forwarder.notify()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop listening, then let the forwarder finish (and record) the batch it is sending."""
         super().stop(timeout)
         self.forwarder.stop(timeout)
+        self._running = False
+
+    def kill(self, timeout: float = 30.0) -> None:
+        """Stop as abruptly as a killed process, but in process: open associations are aborted, C-STOREs being
+        handled are not acknowledged, and what the forwarder is sending is not recorded (those instances stay
+        queued and are sent again after a restart; a PACS keeps one copy per SOP Instance UID).
+
+        When this returns nothing of this node touches the data folder any more, so a fresh node
+        (:meth:`reopened`) can take it over. The batch on the wire is let finish first (up to ``timeout``):
+        ``DicomClient.store`` gives no way to cut an association from outside.
+        """
+        self._dead.set()
+        self.forwarder.kill()
+        super().stop(timeout)
+        deadline = time.monotonic() + timeout
+        with self._in_flight_done:
+            self._in_flight_done.wait_for(lambda: self._in_flight == 0, max(0.0, deadline - time.monotonic()))
+        self.forwarder.join(max(0.0, deadline - time.monotonic()))
+        self._running = False
+
+    def reopened(self, *, journal: Journal | None = None) -> QANode:
+        """A new node on the same data folder with the same AE title, rules, spool and forwarding settings, as
+        the same command line started again would be (not started; the ledger is reconciled with the queue)."""
+        return QANode(self.data_dir, ae_title=self.ae_title, node=self.node,
+                      journal=journal if journal is not None else self.journal, forward_to=self.forward_to,
+                      rules=self._rules_given, forward_associations=self.forwarder.associations,
+                      spool=type(self.spool)(self.spool.root))
+
+    def queue_length(self) -> int:
+        """Instances accepted and not yet acknowledged by the destination (files in the queue folder)."""
+        return self.spool.count(DESTINATION)
 
     def drain(self, timeout: float) -> bool:
         """Wait until everything accepted so far has left the queue."""
@@ -146,6 +199,16 @@ class QANode(ListeningNode):
     # -- C-STORE -------------------------------------------------------------------------------------------
 
     def _on_store(self, request: StoreRequest) -> StoreReply:
+        with self._in_flight_done:
+            self._in_flight += 1
+        try:
+            return self._on_store_counted(request)
+        finally:
+            with self._in_flight_done:
+                self._in_flight -= 1
+                self._in_flight_done.notify_all()
+
+    def _on_store_counted(self, request: StoreRequest) -> StoreReply:
         raw = request.raw()
         digest = digest_of(raw)
         uid = request.sop_instance_uid
@@ -154,11 +217,22 @@ class QANode(ListeningNode):
                     "sop_class_uid": request.sop_class_uid, "bytes": len(raw), "digest": digest}
         with self._stripes[hash(uid) % _STRIPES]:
             try:
+                if self._dead.is_set():
+                    raise OSError(errno.ESHUTDOWN, "the QA node is stopping")
                 return self._decide(request, raw, digest, received)
             except (OSError, sqlite3.OperationalError) as exc:
                 LOG.error("cannot persist %s: %s", uid, exc)
                 what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 return StoreReply(OUT_OF_RESOURCES, f"QA out of resources: {what}"[:64])
+
+    @staticmethod
+    def _head(request: StoreRequest, digest: str) -> bytes:
+        """Preamble and File Meta Information of the received instance (what ``request.file_meta()`` holds)."""
+        return part10_head_for(sop_class_uid=request.sop_class_uid, sop_instance_uid=request.sop_instance_uid,
+                               transfer_syntax=request.transfer_syntax,
+                               implementation_class_uid=IMPLEMENTATION_CLASS_UID,
+                               implementation_version_name=IMPLEMENTATION_VERSION_NAME,
+                               source_ae=request.caller.ae_title, digest=digest)
 
     def _decide(self, request: StoreRequest, raw: bytes, digest: str, received: Mapping[str, Any]) -> StoreReply:
         uid = request.sop_instance_uid
@@ -169,7 +243,7 @@ class QANode(ListeningNode):
                 return StoreReply(0x0000)
             header = request.header()
             receipt = Receipt(uid, digest, str(header.get("StudyInstanceUID", "")), str(header.get("PatientID", "")))
-            self.spool.hold(QUARANTINE, uid, digest, [part10_head(request.file_meta(), digest), raw])
+            self.spool.hold(QUARANTINE, uid, digest, [self._head(request, digest), raw])
             self.ledger.record(receipt, State.QUARANTINED, [
                 ("received", received),
                 ("conflict", {"previous_digest": known.digest, "previous_state": str(known.state),
@@ -194,8 +268,7 @@ class QANode(ListeningNode):
                                status=verdict.status)
             return StoreReply(verdict.status, verdict.comment)
 
-        part10 = self._changed_part10(request, header, digest) if changes else \
-            [part10_head(request.file_meta(), digest), raw]
+        part10 = self._changed_part10(request, header, digest) if changes else [self._head(request, digest), raw]
         if action == "quarantine":
             reason = verdict.comment or "quarantined by the rules"
             self.spool.hold(QUARANTINE, uid, digest, part10)

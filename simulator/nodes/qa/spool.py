@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -47,6 +48,44 @@ def part10_head(meta: FileMetaDataset, digest: str | None = None) -> bytes:
     return bytes(head.getvalue())
 
 
+# Explicit VR Little Endian encoding of File Meta Information elements (PS3.10 7.1, PS3.5 7.1.2).
+_LONG_VRS = frozenset({b"OB", b"OW", b"OF", b"SQ", b"UT", b"UN"})
+_META_VERSION = b"\x00\x01"
+
+
+def _meta_element(element: int, vr: bytes, value: bytes, pad: bytes) -> bytes:
+    if len(value) % 2:
+        value += pad
+    if vr in _LONG_VRS:
+        return struct.pack("<HH2s2xI", 0x0002, element, vr, len(value)) + value
+    return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
+
+
+def _text(value: str) -> bytes:
+    return value.encode("latin-1", "replace")
+
+
+def part10_head_for(*, sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str,
+                    implementation_class_uid: str, implementation_version_name: str, source_ae: str,
+                    digest: str | None = None) -> bytes:
+    """What :func:`part10_head` writes for a File Meta Information made of these values, byte for byte, without
+    building a pydicom FileMetaDataset (the C-STORE path writes one per instance)."""
+    body = b"".join([
+        _meta_element(0x0001, b"OB", _META_VERSION, b"\0"),
+        _meta_element(0x0002, b"UI", _text(sop_class_uid), b"\0"),
+        _meta_element(0x0003, b"UI", _text(sop_instance_uid), b"\0"),
+        _meta_element(0x0010, b"UI", _text(transfer_syntax), b"\0"),
+        _meta_element(0x0012, b"UI", _text(implementation_class_uid), b"\0"),
+        _meta_element(0x0013, b"SH", _text(implementation_version_name), b" "),
+        _meta_element(0x0016, b"AE", _text(source_ae), b" "),
+        *([] if digest is None else [
+            _meta_element(0x0100, b"UI", _text(DIGEST_CREATOR), b"\0"),
+            _meta_element(0x0102, b"OB", digest.encode("ascii"), b"\0"),
+        ]),
+    ])
+    return b"\x00" * 128 + b"DICM" + _meta_element(0x0000, b"UL", struct.pack("<I", len(body)), b"") + body
+
+
 @dataclass(frozen=True)
 class FileFacts:
     """What a spooled file's meta says: its SOP Instance UID and the digest of the bytes as received."""
@@ -77,10 +116,14 @@ class Spool:
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._counter = itertools.count(time.time_ns())
+        self._folders: dict[str, Path] = {}
 
     def _folder(self, destination: str) -> Path:
-        folder = self.root / "queue" / destination
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self._folders.get(destination)
+        if folder is None or not folder.is_dir():
+            folder = self.root / "queue" / destination
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders[destination] = folder
         return folder
 
     def put(self, destination: str, sop_instance_uid: str, part10: bytes | Sequence[bytes]) -> SpooledInstance:

@@ -11,6 +11,7 @@ import pytest
 from pydicom.dataset import Dataset
 from typer.testing import CliRunner, Result
 
+from simulator.errors import HarnessError
 from simulator.journal import Journal
 from simulator.net import DicomClient
 from simulator.net.ports import free_port
@@ -316,3 +317,94 @@ def test_coerced_instance_answers_warning_and_forwards_the_changed_data_set(
     assert verdict["rules"]["worklist"]["changes"] == [
         {"rule": "worklist", "keyword": "PatientName", "before": str(small_study.datasets[0].PatientName),
          "after": "WORKLIST^NAME"}]
+
+
+# -- kill and reopen (a crash, in process) -------------------------------------------------------------------------
+
+def test_kill_leaves_the_batch_on_the_wire_queued_and_a_reopened_node_sends_it(
+        tmp_path: Path, journal: Journal, archive: EmbeddedArchive, small_study: Study) -> None:
+    import threading
+
+    from simulator.net import DicomServer, StoreReply, StoreRequest
+
+    got_first, release = threading.Event(), threading.Event()
+    received: list[str] = []
+
+    def slow_store(request: StoreRequest) -> StoreReply:
+        received.append(request.sop_instance_uid)
+        got_first.set()
+        release.wait(30)
+        return StoreReply(0x0000)
+
+    slow = DicomServer("SLOW_PACS", node="SLOW", journal=journal, store=slow_store)
+    slow_endpoint = slow.start()
+    data = tmp_path / "qa"
+    qa = QANode(data, journal=journal, forward_to=slow_endpoint)
+    endpoint = qa.start()
+    killer = threading.Thread(target=qa.kill, kwargs={"timeout": 30})
+    try:
+        assert {o.status for o in DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets)} == {0}
+        assert got_first.wait(30)  # the forwarder is in the middle of its batch
+        killer.start()
+        assert _wait_for(lambda: qa.killed, 5)
+        release.set()
+        killer.join(30)
+        assert not killer.is_alive()
+    finally:
+        release.set()
+        slow.stop(timeout=10)
+        qa.stop(timeout=10)
+    # The destination answered every C-STORE, but the node "died" before it could record that: all still queued.
+    assert sorted(received) == sorted(small_study.sop_instance_uids)
+    assert qa.queue_length() == len(small_study)
+    assert qa.ledger.counts()["queued"] == len(small_study)
+    with pytest.raises(HarnessError, match="was killed"):
+        qa.start()
+
+    fresh = qa.reopened()
+    assert archive.endpoint is not None
+    fresh.set_destination(archive.endpoint)  # the restarted node forwards to the real archive
+    fresh.start()
+    try:
+        assert fresh.drain(timeout=30)
+    finally:
+        fresh.stop(timeout=10)
+    assert archive.index.sop_instance_uids() == set(small_study.sop_instance_uids)
+    assert fresh.ledger.counts()["forwarded"] == len(small_study)
+
+
+def test_reopened_node_keeps_its_rules_and_refuses_nothing_twice(tmp_path: Path, journal: Journal,
+                                                                  archive: EmbeddedArchive,
+                                                                  small_study: Study) -> None:
+    data = tmp_path / "qa"
+    first = QANode(data, ae_title="QA_X", journal=journal, forward_to=archive.endpoint,
+                   rules=[_QuarantineEverything()], forward_associations=2)
+    first.stop()
+    second = first.reopened()
+    assert (second.ae_title, second.forward_to, second.forwarder.associations) == ("QA_X", archive.endpoint, 2)
+    endpoint = second.start()
+    try:
+        outcomes = DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets[:1])
+        assert [o.status for o in outcomes] == [0]
+    finally:
+        second.stop(timeout=10)
+    entry = second.ledger.get(small_study.sop_instance_uids[0])
+    assert entry is not None and entry.state == "quarantined"  # the same rule set as before the restart
+
+
+def test_a_stream_is_forwarded_over_few_associations(tmp_path: Path, journal: Journal,
+                                                     archive: EmbeddedArchive) -> None:
+    study = build_ct_study(7, series=1, instances=30, rows=16, columns=16)
+    qa = QANode(tmp_path / "qa", journal=journal, forward_to=archive.endpoint)
+    qa.forwarder.linger_s, qa.forwarder.quiet_s = 5.0, 1.0  # generous, so a loaded machine cannot split the batch
+    endpoint = qa.start()
+    try:
+        outcomes = DicomClient("CT1", node="CT1").store(endpoint, study.datasets)
+        assert {o.status for o in outcomes} == {0}
+        assert qa.drain(timeout=30)
+    finally:
+        qa.stop(timeout=10)
+    assert archive.index.sop_instance_uids() == set(study.sop_instance_uids)
+    opened = [e for e in journal.select(node=archive.node, kind="ASSOCIATION", role="SCP")
+              if e.peer_ae == qa.ae_title and e.meaning == "established"]
+    assert len(opened) == 1 and qa.forwarder.batches == 1

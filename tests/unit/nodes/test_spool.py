@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,26 @@ def test_concurrent_puts_are_all_queued_once(tmp_path: Path, part10_files: list[
     assert len(pending) == 200
     assert len({i.sop_instance_uid for i in pending}) == 200
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(("sop_instance_uid", "transfer_syntax", "ae", "digest"), [
+    ("1.2.3.4", "1.2.840.10008.1.2.1", "CT1", "ab" * 32),  # even lengths
+    ("1.2.3.45", "1.2.840.10008.1.2", "MODALITY_7", None),  # odd UID, no digest
+    ("1.2.3." + "9" * 70, "1.2.840.10008.1.2.4.50", "A", "0" * 64),  # a UID too long, as a defect sends it
+    ("1.2.3.abc", "1.2.840.10008.1.2.4.90", "ABCDEFGHIJKLMNOP", "f" * 64),  # invalid characters, 16-char AE
+])
+def test_hand_encoded_file_meta_is_what_pydicom_writes(sop_instance_uid: str, transfer_syntax: str, ae: str,
+                                                       digest: str | None) -> None:
+    from simulator.net.scp import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, Caller, StoreRequest
+    from simulator.nodes.qa.spool import part10_head, part10_head_for
+
+    request = StoreRequest(caller=Caller(ae, "127.0.0.1", 104), sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
+                           sop_instance_uid=sop_instance_uid, transfer_syntax=transfer_syntax, receiver_ae="QA",
+                           _event=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the defective UIDs it writes all the same
+        expected = part10_head(request.file_meta(), digest)
+    fast = part10_head_for(sop_class_uid=request.sop_class_uid, sop_instance_uid=sop_instance_uid,
+                           transfer_syntax=transfer_syntax, implementation_class_uid=IMPLEMENTATION_CLASS_UID,
+                           implementation_version_name=IMPLEMENTATION_VERSION_NAME, source_ae=ae, digest=digest)
+    assert fast == expected
