@@ -198,6 +198,83 @@ class Department:
     def qa(self, name: str) -> QANode:
         return _pick(self.qa_nodes, name, "QA node")
 
+    # -- stopping and starting nodes inside a scenario ---------------------------------------------------------
+
+    _stopped_nodes: frozenset[str] = frozenset()  # replaced (never mutated) per department by the methods below
+
+    def stop_node(self, name: str, *, abrupt: bool = False) -> str:
+        """Stop the PACS or a QA node while the rest of the department runs; :meth:`start_node` brings it back on
+        the same AE title and port. ``abrupt``: a QA node dies as a killed process would (associations aborted,
+        nothing drained, its queue stays on disk, see ``QANode.kill``); a PACS process of its own is killed
+        (SIGKILL) rather than asked to stop. Returns a line for the transcript."""
+        import os
+        import signal
+
+        from simulator.config import PacsConfig
+
+        if name in self._stopped_nodes:
+            raise HarnessError(f"node '{name}' is already stopped")
+        if name == PACS_NODE:
+            pacs = self.pacs
+            config = getattr(pacs, "config", None)
+            if pacs.name == "remote" or not isinstance(config, PacsConfig):
+                raise NotSupported(f"{pacs.name} PACS is not managed by radsim: it cannot be stopped or started")
+            endpoint = pacs.endpoint
+            # Started again on the port it has now, so that every QA node's destination stays valid.
+            pacs.config = config.model_copy(update={"port": endpoint.port})  # type: ignore[attr-defined]
+            pid = getattr(pacs, "pid", None)
+            if abrupt and isinstance(pid, int):
+                os.kill(pid, signal.SIGKILL)
+            pacs.stop()
+            how = "killed" if abrupt and isinstance(pid, int) else "stopped"
+        else:
+            qa = self.qa(name)
+            endpoint = self.endpoint(name)
+            if abrupt:
+                qa.kill()
+            else:
+                qa.stop()
+            how = f"{'killed' if abrupt else 'stopped'} with {qa.queue_length()} instance(s) queued on disk"
+        self._stopped_nodes = self._stopped_nodes | {name}
+        return f"{name} {endpoint} {how}"
+
+    def start_node(self, name: str) -> str:
+        """Start a node :meth:`stop_node` stopped, on the same AE title and port: the embedded PACS on its data
+        folder (Orthanc as a new process, on a fresh folder: it starts empty), a QA node as a fresh node on its
+        data folder (the ledger reconciled with the queue, which it forwards). Returns a line for the
+        transcript."""
+        if name not in self._stopped_nodes:
+            self.endpoint(name)  # an unknown name is a ConfigError
+            raise HarnessError(f"node '{name}' is running; stop it first (stop_node)")
+        if name == PACS_NODE:
+            peers: dict[str, Endpoint] = dict(getattr(self.pacs, "peers", None) or {})
+            for node in self.config.nodes:
+                try:
+                    endpoint = self.endpoint(node.name)
+                except HarnessError:  # does not listen, or is stopped itself
+                    continue
+                peers[endpoint.ae_title] = endpoint
+            endpoint = self.pacs.start(list(peers.values()), self.journal)
+            for qa_name, qa in self.qa_nodes.items():
+                if PACS_NODE in self.config.targets_of(qa_name):
+                    qa.set_destination(endpoint)  # wakes a forwarder waiting out its backoff
+        else:
+            old = self.qa(name)
+            before = old.endpoint
+            assert before is not None
+            fresh = old.reopened()
+            try:
+                endpoint = fresh.start(before.host, before.port)
+            except BaseException:
+                fresh.ledger.close()
+                raise
+            self.qa_nodes[name] = fresh
+            old.ledger.close()
+            queued = fresh.queue_length()
+        self._stopped_nodes = self._stopped_nodes - {name}
+        what = "" if name == PACS_NODE else f"; {queued} instance(s) queued to forward"
+        return f"{name} {endpoint} started{what}"
+
 
 def _pick(table: dict[str, T], name: str, what: str) -> T:
     try:

@@ -491,4 +491,5 @@ def run_release(ctx: RunContext, args: ReleaseArgs) -> str:
 
 
 # The workflow steps register themselves in REGISTRY on import.
+from simulator.scenario import steps_nodes as _steps_nodes  # noqa: E402, F401
 from simulator.scenario import steps_workflow as _steps_workflow  # noqa: E402, F401
