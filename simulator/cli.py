@@ -130,7 +130,9 @@ def _department_for_run(department: Path | None, pacs: str | None, pacs_aet: str
     if config.pacs.backend == "remote":
         if not config.pacs.port:
             raise ConfigError("--pacs remote needs --pacs-port (and --pacs-aet, --pacs-host) of your PACS")
-        unfixed = [n for n in config.nodes if n.role is not Role.MODALITY and n.port == 0]
+        # The PACS sends to workstations (C-MOVE) and QA nodes; modalities and the RIS only call it (a modality's
+        # port matters for storage commitment results on a new association: fix it in a department file).
+        unfixed = [n for n in config.nodes if n.role in (Role.WORKSTATION, Role.QA) and n.port == 0]
         if unfixed:
             raise ConfigError(
                 "--pacs remote needs fixed ports for the nodes your PACS sends to: give --ws-port and --qa-port "
@@ -141,8 +143,13 @@ def _department_for_run(department: Path | None, pacs: str | None, pacs_aet: str
 def _registration_lines(config: DepartmentConfig) -> list[str]:
     rows = []
     for node in config.nodes:
+        if node.role is Role.RIS:
+            continue
         if node.role is Role.MODALITY:
-            rows.append(f"  {node.ae_title:<16} (calling AE only: allow it to store)")
+            where = (f"host {node.host:<15} port {node.port}" if node.port else
+                     "(calling AE: allow it to store; it listens on a free port for storage commitment results, "
+                     "fix one in a department file to receive them on a new association)")
+            rows.append(f"  {node.ae_title:<16} {where}")
         else:
             rows.append(f"  {node.ae_title:<16} host {node.host:<15} port {node.port}")
     return rows
