@@ -395,32 +395,33 @@ class DicomServer:
                              **({"comment": reply.comment} if reply.comment else {})})
         return rsp
 
-    def _on_find(self, event: Any) -> Iterator[tuple[int, Dataset | None]]:
+    def _on_find(self, event: Any) -> Iterator[tuple[int | Dataset, Dataset | None]]:
         started = time.time()
         model = _find_model_of(event.request.AffectedSOPClassUID)
         handler = self._worklist if model == "worklist" else self._find
         request = FindRequest(_caller(event), model, event.identifier, lambda: bool(event.is_cancelled))
         count = 0
-        final = 0x0000
+        detail = {"level": request.level, "model": model}
+        last: tuple[int, Dataset | None] | None = None  # a final non-success answer, sent after journalling
         try:
             if handler is None:  # a model we did not offer cannot be negotiated; kept for safety
                 raise ScpFailure(0xA900 if model == "unknown" else 0xC000, f"{model} C-FIND is not served here")
             for match in handler(request):
                 if event.is_cancelled:
-                    final = CANCEL
-                    yield CANCEL, None
+                    last = (CANCEL, None)
                     break
                 count += 1
                 yield PENDING, match
         except ScpFailure as exc:
-            final = exc.status
-            yield exc.status, _error_identifier(exc.comment)
-        except Exception:
+            last = (exc.status, _status_with_comment(exc.status, exc.comment))
+        except Exception as exc:
             LOG.exception("%s: C-FIND handler failed", self.node)
-            final = 0xC001
-            yield 0xC001, None
-        self._record(event, "C-FIND", final, started,
-                     detail={"level": request.level, "model": model, "matches": count})
+            last = (0xC001, _status_with_comment(0xC001, f"internal error in {self.node}: {exc}"))
+        # pynetdicom does not resume the handler after a final answer: journal first, then answer. The Error
+        # Comment travels in the status (command) set, where PS3.7 C.4.1.1.3 puts it.
+        self._record(event, "C-FIND", last[0] if last else 0x0000, started, detail={**detail, "matches": count})
+        if last is not None:
+            yield last[0] if last[1] is None else last[1], None
 
     def _on_move(self, event: Any) -> Iterator[Any]:
         assert self._move is not None
@@ -492,9 +493,11 @@ def _find_model_of(sop_class: object) -> str:
     return "unknown"
 
 
-def _error_identifier(comment: str) -> Dataset | None:
+def _status_with_comment(status: int, comment: str) -> Dataset | None:
+    """A status dataset carrying an Error Comment (LO, 64 characters at most), or None without a comment."""
     if not comment:
         return None
     ds = Dataset()
+    ds.Status = status
     ds.ErrorComment = comment[:64]
     return ds

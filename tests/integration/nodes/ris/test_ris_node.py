@@ -119,17 +119,18 @@ def test_an_identifier_the_ris_cannot_match_fails_with_status_and_comment(endpoi
     with pytest.raises(DimseFailure) as info:
         modality.find(endpoint, identifier, model="worklist")
     assert info.value.status == 0xA900
-    # DicomServer puts the Error Comment of a C-FIND failure into the identifier, which pynetdicom does not send
-    # with a failure status; once it goes into the status dataset, the comment reaches the SCU
-    assert info.value.comment is None or "one item" in info.value.comment
+    # the Error Comment travels in the status (command) set of the failure response (PS3.7 C.4.1.1.3)
+    assert info.value.comment is not None and "one item" in info.value.comment
     with pytest.warns(UserWarning, match="Invalid value for VR DA"):
         bad_date = worklist_query(ScheduledProcedureStepStartDate="26/11/2026")
     with pytest.raises(DimseFailure) as info:
         modality.find(endpoint, bad_date, model="worklist")
     assert 0xC000 <= info.value.status <= 0xCFFF
-    assert info.value.comment is None or "not a date" in info.value.comment
+    assert info.value.comment is not None and "not a date" in info.value.comment
     statuses = [e.status for e in modality.journal.select(kind="C-FIND")]
     assert statuses == [0xA900, 0xC000]
+    # the RIS journals its failed answers too
+    assert [e.status for e in journal.select(kind="C-FIND", role="SCP")] == [0xA900, 0xC000]
 
 
 def test_steps_scheduled_or_cancelled_while_running_show_up_at_once(ris: RisNode, endpoint: Endpoint,
