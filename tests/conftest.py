@@ -51,3 +51,14 @@ def wait_for_echo(endpoint: Any, process: subprocess.Popen[Any], output: Callabl
             last_error = str(exc)
         time.sleep(0.05)
     pytest.fail(f"{endpoint} did not answer C-ECHO within {timeout:.0f}s ({last_error}):\n{output()}")
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Stop a process a test started: SIGTERM, wait up to ``timeout`` s, then SIGKILL."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -26,7 +26,7 @@ from simulator.net import DicomClient
 from simulator.net.ports import free_port
 from simulator.synth import build_ct_study
 from simulator.synth.study import Study
-from tests.conftest import require_binary, wait_for_echo
+from tests.conftest import require_binary, stop_process, wait_for_echo
 
 pytestmark = pytest.mark.dcmtk
 
@@ -59,14 +59,7 @@ class Service:
 
 
 def _stop(service: Service) -> None:
-    proc = service.process
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    stop_process(service.process)
 
 
 def _wait_ready(service: Service) -> None:

@@ -26,7 +26,7 @@ from simulator.net.ports import free_port
 from simulator.nodes.ris import RisNode, load_schedule, write_wl_files
 from simulator.pacs.orthanc import OrthancBackend
 from simulator.synth.procedure import ScheduledProcedure
-from tests.conftest import require_binary, wait_for_echo
+from tests.conftest import require_binary, stop_process, wait_for_echo
 
 HOST = "127.0.0.1"
 SCU_AET = "CT1"
@@ -47,16 +47,6 @@ def expected_accessions(predicate: Callable[[ScheduledProcedure], bool]) -> list
 
 
 # -- processes ----------------------------------------------------------------------------------------------------
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def spawn(argv: list[str], endpoint: Endpoint, log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
