@@ -265,14 +265,24 @@ def serve_qa(
     ] = Path("radsim-qa"),
     rules: Annotated[Path | None, typer.Option(
         help="QA rules YAML (default: the shipped rule set, simulator/defaults/qa-rules.yaml).")] = None,
+    worklist: Annotated[str | None, typer.Option(
+        help="Modality Worklist SCP as AET@HOST:PORT: reconcile demographics by Accession Number (the rules' "
+             "'worklist' section says what happens to unmatched instances).")] = None,
 ) -> None:
     """The QA node standalone: checks each instance, answers failures, forwards the accepted ones."""
+    from simulator.net import DicomClient
     from simulator.nodes.qa import QANode
+    from simulator.nodes.qa.reconcile import worklist_lookup
     from simulator.nodes.qa.ruleset import load_ruleset
 
     destination = Endpoint.parse(forward)
+    source = Endpoint.parse(worklist) if worklist is not None else None
     ruleset = load_ruleset(rules) if rules is not None else None
-    node = QANode(data, ae_title=_ae(aet), forward_to=destination, rules=ruleset)
+    lookup = (worklist_lookup(DicomClient(_ae(aet), node="QA"), lambda: source) if source is not None
+              else None)
+    node = QANode(data, ae_title=_ae(aet), forward_to=destination, rules=ruleset, worklist=lookup)
+    if source is not None:
+        out.print(f"reconciling demographics against the worklist at {source}", highlight=False, markup=False)
     endpoint = node.start(host, _check_port(port))
     _wait_for_signal(f"QA node (forwarding to {destination})", endpoint, node.stop)
 

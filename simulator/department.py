@@ -11,6 +11,7 @@ puts scheduled procedure steps wherever the worklist is answered; MPPS always go
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -22,8 +23,12 @@ from typing import TypeVar
 from simulator.config import PACS_NODE, DepartmentConfig, Endpoint, Role
 from simulator.errors import ConfigError, HarnessError, NotSupported
 from simulator.journal import Journal
+from simulator.net import DicomClient
 from simulator.nodes.modality import Modality
 from simulator.nodes.qa import QANode
+from simulator.nodes.qa.reconcile import worklist_lookup
+from simulator.nodes.qa.rules import Action
+from simulator.nodes.qa.ruleset import WorklistConfig
 from simulator.nodes.ris import RisNode, write_wl_files
 from simulator.nodes.workstation import Workstation
 from simulator.pacs import PacsBackend, create_backend
@@ -45,6 +50,7 @@ class Department:
         self.qa_nodes: dict[str, QANode] = {}
         self.workstations: dict[str, Workstation] = {}
         self.ris: RisNode | None = None
+        self._worklist_settings: dict[str, WorklistConfig] = {}  # each QA node's own, restored by reset()
         self.pacs: PacsBackend = create_backend(config.pacs, self.workdir / "pacs")
         self._started = False
         for node in config.nodes:
@@ -118,6 +124,10 @@ class Department:
         self.pacs.wipe()
         for ws in self.workstations.values():
             ws.clear()
+        for name, qa in self.qa_nodes.items():
+            qa.set_worklist(None)
+            if name in self._worklist_settings and qa.ruleset is not None:
+                qa.ruleset = dataclasses.replace(qa.ruleset, worklist=self._worklist_settings[name])
         if self.ris is not None:
             for procedure in self.ris.procedures:
                 self.ris.unschedule(procedure)
@@ -159,6 +169,18 @@ class Department:
             write_wl_files(folder, procedures)
             where.append(f"{PACS_NODE} worklist (.wl files)")
         return " and ".join(where)
+
+    def reconcile_at(self, name: str, *, unmatched: str | None = None, unavailable: str | None = None) -> None:
+        """Make QA node ``name`` reconcile demographics against the department's worklist, with its rule set's
+        ``worklist`` settings, or ``unmatched``/``unavailable`` instead (until :meth:`reset`)."""
+        qa = self.qa(name)
+        if qa.ruleset is None:
+            raise ConfigError(f"QA node '{name}' has no rule set to reconcile with")
+        defaults = self._worklist_settings.setdefault(name, qa.ruleset.worklist)
+        changes = {k: Action(v) for k, v in (("unmatched", unmatched), ("unavailable", unavailable)) if v is not None}
+        qa.ruleset = dataclasses.replace(qa.ruleset, worklist=defaults.model_copy(update=changes))
+        qa.set_worklist(worklist_lookup(DicomClient(qa.ae_title, node=name, journal=self.journal),
+                                        self.worklist_endpoint))
 
     def _ris(self) -> RisNode:
         if self.ris is None:

@@ -114,11 +114,12 @@ def acquire(modality: Modality, *, worklist: Endpoint, mpps: Endpoint | None, st
             series: int | None = None, instances: int | None = None, options: BuildOptions | None = None,
             outcome: Outcome = "completed", reason: str = "unspecified", acquired_before_stop: int = 0,
             withhold: int = 0, defect: str | None = None, retrieve_ae: str = "",
-            now: dt.datetime | None = None) -> Acquisition:
+            typed: Mapping[str, str] | None = None, now: dt.datetime | None = None) -> Acquisition:
     """Query the worklist, start the step (N-CREATE IN PROGRESS), generate and C-STORE the study, end the step
     (N-SET COMPLETED with every performed series, or DISCONTINUED with ``reason`` after
     ``acquired_before_stop`` instances). ``withhold`` instances are generated and listed in the MPPS but never
-    sent (a lost image, for commitment to find). With ``mpps`` None no MPPS is sent."""
+    sent (a lost image, for commitment to find). ``typed`` values replace the worklist's in every instance (a
+    technologist's typing over the order; the MPPS keeps the worklist's). With ``mpps`` None no MPPS is sent."""
     keys = dict(query or {})
     keys.setdefault("station_ae", modality.ae_title)
     items = modality.client.find(worklist, worklist_query(**keys, accession_number=accession_number),
@@ -133,6 +134,9 @@ def acquire(modality: Modality, *, worklist: Endpoint, mpps: Endpoint | None, st
     study = generate_for_procedure(procedure, seed, series=series, instances=instances, options=options)
     if defect:
         apply_defect(study.datasets, defect)
+    for ds in study.datasets:
+        for keyword, value in (typed or {}).items():
+            setattr(ds, keyword, value)
     record = Acquisition(modality.ae_title, item, study, pps_uid, create)
     if mpps is not None:
         response = mpps_create(modality.client, mpps, pps_uid, create)

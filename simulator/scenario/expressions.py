@@ -75,6 +75,8 @@ def _attribute(value: Any, attr: str, walked: str) -> Any:
         return value[attr]
     if hasattr(value, attr):
         return getattr(value, attr)
+    if isinstance(getattr(value, "study", None), Study):  # an acquisition reads like the study it produced
+        return _attribute(value.study, attr, walked)
     raise ExpressionError(f"'{walked}' has no attribute {attr}")
 
 

@@ -119,6 +119,8 @@ class AcquireArgs(StepArgs):
     reason: str = "unspecified"
     acquired_before_stop: int = Field(default=0, ge=0)
     withhold: int = Field(default=0, ge=0)
+    # Values the technologist typed over the worklist's (e.g. a misspelt name): set on every instance, not in MPPS.
+    typed: dict[str, str] = Field(default_factory=dict)
     expect: Expectation | int = "success"
 
 
@@ -134,7 +136,7 @@ def run_acquire(ctx: RunContext, args: AcquireArgs) -> str:
         seed=args.seed, series=args.series, instances=args.instances,
         options=BuildOptions(rows=args.rows, columns=args.columns), outcome=args.outcome, reason=args.reason,
         acquired_before_stop=args.acquired_before_stop, withhold=args.withhold,
-        retrieve_ae=dept.pacs.endpoint.ae_title,
+        retrieve_ae=dept.pacs.endpoint.ae_title, typed=args.typed,
     )
     ctx.variables[args.as_] = record
     wrong = [o for o in record.store_outcomes if not _meets(o.status, args.expect)]
@@ -367,3 +369,26 @@ def _mpps_references(final: Dataset) -> list[str]:
             for key in ("ReferencedImageSequence", "ReferencedNonImageCompositeSOPInstanceSequence")
             for ref in series.get(key, [])]
 
+
+# -- QA reconciliation against the worklist ---------------------------------------------------------------------
+
+
+class ReconcileArgs(StepArgs):
+    at: str = "QA"
+    enabled: bool = True
+    unmatched: Literal["accept", "quarantine", "reject"] | None = None
+    unavailable: Literal["accept", "quarantine", "reject"] | None = None
+
+
+@step("reconcile", ReconcileArgs, "Make a QA node reconcile demographics against the department's worklist "
+                                  "(unmatched: accept | quarantine | reject), or stop")
+def run_reconcile(ctx: RunContext, args: ReconcileArgs) -> str:
+    dept = ctx.department
+    qa = dept.qa(args.at)
+    if not args.enabled:
+        qa.set_worklist(None)
+        return f"{args.at} no longer reconciles against the worklist"
+    dept.reconcile_at(args.at, unmatched=args.unmatched, unavailable=args.unavailable)
+    settings = qa.ruleset.worklist if qa.ruleset is not None else None
+    shown = f"unmatched: {settings.unmatched}, unavailable: {settings.unavailable}" if settings else ""
+    return f"{args.at} reconciles against the worklist at {dept.worklist_endpoint()} ({shown})"

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
+from simulator.config import Endpoint
 from simulator.errors import HarnessError
+from simulator.net import DicomClient
 from simulator.nodes.qa.rules import Action, Change, Violation
 from simulator.synth.charsets import fits
 
@@ -30,6 +32,24 @@ DEMOGRAPHICS: tuple[str, ...] = ("PatientID", "PatientName", "PatientBirthDate",
 
 #: Looks up the worklist items with an Accession Number; raises a HarnessError when the worklist cannot be asked.
 WorklistLookup = Callable[[str], Sequence[Dataset]]
+
+
+def worklist_lookup(client: DicomClient, endpoint: Callable[[], Endpoint]) -> WorklistLookup:
+    """A lookup that asks a Modality Worklist SCP (PS3.4 K.6.1) by Accession Number, declaring UTF-8 so names in
+    any character set come back whole. Items are kept only when their Accession Number is exactly the one asked
+    for (``*`` and ``?`` in a value would be wildcards to the SCP). A failed query raises the client's typed
+    error, which reconciliation turns into an "unavailable" violation."""
+
+    def lookup(accession: str) -> list[Dataset]:
+        query = Dataset()
+        query.SpecificCharacterSet = "ISO_IR 192"
+        query.AccessionNumber = accession
+        for keyword in DEMOGRAPHICS:
+            setattr(query, keyword, "")
+        items = client.find(endpoint(), query, model="worklist")
+        return [item for item in items if str(item.get("AccessionNumber", "")).strip() == accession]
+
+    return lookup
 
 
 def _person_name(value: object) -> str:

@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,6 +25,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from simulator.errors import ConfigError
 from simulator.nodes.qa.morph import Condition, CopyValue, DeleteElement, Morph, RegexReplace, SetValue, apply_all
+from simulator.nodes.qa.reconcile import DEMOGRAPHICS, Reconciliation, WorklistLookup
 from simulator.nodes.qa.rules import (
     IOD_ERROR,
     MAX_LENGTHS,
@@ -101,6 +102,16 @@ class DciodvfyConfig(_Model):
     timeout: Annotated[float, pydantic.Field(gt=0)] = 60.0
 
 
+class WorklistConfig(_Model):
+    """Reconciliation against the worklist; it runs only when the node has a worklist to ask
+    (``radsim serve qa --worklist AET@HOST:PORT``, or a department's RIS / PACS worklist)."""
+
+    unmatched: Action = Action.QUARANTINE
+    unavailable: Action = Action.QUARANTINE
+    keywords: list[Keyword] = list(DEMOGRAPHICS)
+    cache_s: Annotated[float, pydantic.Field(ge=0)] = 30.0
+
+
 class _MorphBase(_Model):
     name: str | None = None
     when: dict[Keyword, Regex] = {}
@@ -143,6 +154,7 @@ class RuleSetConfig(_Model):
     charset: CheckConfig = CheckConfig()
     pixel_data: CheckConfig = CheckConfig()
     dciodvfy: DciodvfyConfig = DciodvfyConfig()
+    worklist: WorklistConfig = WorklistConfig()
 
 
 _ERROR_LINE = re.compile(r"^Error\b")
@@ -201,6 +213,17 @@ class RuleSet:
     checks: tuple[Rule, ...] = ()
     pixel: PixelDataLength | None = field(default_factory=PixelDataLength)
     source: str = "<built-in>"
+    worklist: WorklistConfig = field(default_factory=WorklistConfig)
+    reconcile: Reconciliation | None = None
+
+    def with_worklist(self, lookup: WorklistLookup | None) -> RuleSet:
+        """This rule set reconciling against ``lookup`` (with its ``worklist`` settings), or not at all (None)."""
+        if lookup is None:
+            return replace(self, reconcile=None)
+        settings = self.worklist
+        return replace(self, reconcile=Reconciliation(lookup, unmatched=settings.unmatched,
+                                                      unavailable=settings.unavailable,
+                                                      keywords=tuple(settings.keywords), cache_s=settings.cache_s))
 
     def evaluate(self, ds: Dataset, *, transfer_syntax: str | None = None) -> Verdict:
         """Apply the morphs to ``ds``, then run every check on the result.
@@ -209,6 +232,10 @@ class RuleSet:
         without it the file meta's is used, else the data is taken as native unless encapsulated.
         """
         changes = apply_all(self.morphs, ds)
+        reconciled: list[Violation] = []
+        if self.reconcile is not None:
+            coerced, reconciled = self.reconcile.apply(ds)
+            changes.extend(coerced)
         # The character set check looks first, while elements read from a file are still raw bytes (the other
         # checks decode them); violations are still listed in the configured order.
         found: dict[int, list[Violation]] = {}
@@ -217,7 +244,7 @@ class RuleSet:
         violations = [v for index in range(len(self.checks)) for v in found[index]]
         if self.pixel is not None:
             violations.extend(self.pixel.check(ds, transfer_syntax))
-        return Verdict(tuple(violations), tuple(changes))
+        return Verdict(tuple(reconciled + violations), tuple(changes))
 
     @classmethod
     def default(cls) -> RuleSet:
@@ -266,7 +293,7 @@ def from_config(config: RuleSetConfig, source: str = "<built-in>") -> RuleSet:
                               "dicom3tools or set dciodvfy.enabled: false", source=source, field="dciodvfy.path")
         checks.append(Dciodvfy(executable, config.dciodvfy.action, config.dciodvfy.timeout))
     pixel = PixelDataLength(action=config.pixel_data.action) if config.pixel_data.enabled else None
-    return RuleSet(tuple(_morph(m) for m in config.morph), tuple(checks), pixel, source)
+    return RuleSet(tuple(_morph(m) for m in config.morph), tuple(checks), pixel, source, config.worklist)
 
 
 def load_ruleset(path: Path) -> RuleSet:

@@ -44,6 +44,7 @@ from simulator.net.scp import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_N
 from simulator.nodes.listening import ListeningNode
 from simulator.nodes.qa.forwarder import Forwarder
 from simulator.nodes.qa.ledger import CONFLICT, FILENAME, AuditEvent, Entry, Ledger, Receipt, State
+from simulator.nodes.qa.reconcile import WorklistLookup
 from simulator.nodes.qa.rules import Rule, evaluate
 from simulator.nodes.qa.ruleset import RuleSet
 from simulator.nodes.qa.spool import QUARANTINE, REJECTED, Spool, file_facts, part10_head, part10_head_for
@@ -90,7 +91,7 @@ class QANode(ListeningNode):
     def __init__(self, data_dir: Path, *, ae_title: str = "RADSIM_QA", node: str = "QA",
                  journal: Journal | None = None, forward_to: Endpoint | None = None,
                  rules: RuleSet | Sequence[Rule] | None = None, forward_associations: int = 1,
-                 spool: Spool | None = None) -> None:
+                 spool: Spool | None = None, worklist: WorklistLookup | None = None) -> None:
         self.ae_title = ae_title
         self.node = node
         self.journal = journal if journal is not None else Journal()
@@ -99,6 +100,8 @@ class QANode(ListeningNode):
             rules = RuleSet.default()
         self.ruleset: RuleSet | None = rules if isinstance(rules, RuleSet) else None
         self.rules: tuple[Rule, ...] = rules.checks if isinstance(rules, RuleSet) else tuple(rules)
+        self.worklist: WorklistLookup | None = None
+        self.set_worklist(worklist)
         self.forward_to = forward_to
         self.data_dir = data_dir
         self.spool = spool if spool is not None else Spool(data_dir)
@@ -116,6 +119,16 @@ class QANode(ListeningNode):
             ledger=self.ledger,
         )
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store)
+
+    def set_worklist(self, lookup: WorklistLookup | None) -> None:
+        """Reconcile demographics against this worklist from now on (None: stop), with the rule set's
+        ``worklist`` settings; see :mod:`simulator.nodes.qa.reconcile`."""
+        if self.ruleset is None:
+            if lookup is not None:
+                raise ValueError("worklist reconciliation needs a RuleSet, not a plain list of checks")
+            return
+        self.worklist = lookup
+        self.ruleset = self.ruleset.with_worklist(lookup)
 
     def reconcile(self) -> tuple[list[str], list[str]]:
         """Make the ledger agree with the queue folder (after a crash): see ``Ledger.reconcile``."""
@@ -186,7 +199,7 @@ class QANode(ListeningNode):
         return QANode(self.data_dir, ae_title=self.ae_title, node=self.node,
                       journal=journal if journal is not None else self.journal, forward_to=self.forward_to,
                       rules=self._rules_given, forward_associations=self.forwarder.associations,
-                      spool=type(self.spool)(self.spool.root))
+                      spool=type(self.spool)(self.spool.root), worklist=self.worklist)
 
     def queue_length(self) -> int:
         """Instances accepted and not yet acknowledged by the destination (files in the queue folder)."""
