@@ -129,6 +129,8 @@ class Reconciliation:
             changes.append(Change(self.name, "SpecificCharacterSet", before or None, "ISO_IR 192"))
         for keyword, value in differing.items():
             before = ds.get(keyword)
-            setattr(ds, keyword, value)
+            # As decoded text: a Person Name from the worklist answer still carries the bytes of the answer's
+            # character set, which need not be the instance's.
+            setattr(ds, keyword, str(value))
             changes.append(Change(self.name, keyword, None if before is None else str(before), str(value)))
         return changes
