@@ -284,7 +284,8 @@ def run_expect(ctx: RunContext, args: ExpectArgs) -> str:
 class RetrieveArgs(StepArgs):
     study: str
     from_: str | None = Field(default=None, alias="from")
-    level: Literal["STUDY", "SERIES"] = "STUDY"
+    # STUDY: the study; SERIES: its series by UID list; IMAGE: the instances of its first series by UID list
+    level: Literal["STUDY", "SERIES", "IMAGE"] = "STUDY"
     model: Literal["study", "patient"] = "study"
     destination: str | None = None
     as_: str | None = Field(default=None, alias="as")
@@ -301,13 +302,21 @@ class RetrieveArgs(StepArgs):
         return self
 
 
-def _retrieve_keys(study: Study, level: str, model: str) -> dict[str, Any]:
+def _retrieve_keys(study: Study, level: str, model: str) -> tuple[dict[str, Any], int]:
+    """The identifier of a retrieve at ``level`` (PS3.4 C.4.2.2.1: a list of unique keys at the retrieve level,
+    single values above it) and how many instances it selects."""
     keys: dict[str, Any] = {"StudyInstanceUID": study.study_instance_uid}
     if model == "patient":
         keys["PatientID"] = study.patient_id
     if level == "SERIES":
         keys["SeriesInstanceUID"] = study.series_instance_uids
-    return keys
+    if level == "IMAGE":
+        first = study.series_instance_uids[0]
+        uids = [str(ds.SOPInstanceUID) for ds in study.datasets if str(ds.SeriesInstanceUID) == first]
+        keys["SeriesInstanceUID"] = first
+        keys["SOPInstanceUID"] = uids
+        return keys, len(uids)
+    return keys, len(study)
 
 
 def _check_cancelled(outcome: RetrieveOutcome, total: int) -> str:
@@ -331,10 +340,10 @@ def _check_cancelled(outcome: RetrieveOutcome, total: int) -> str:
             f"{outcome.warning} warning{remaining} of {total}")
 
 
-def _check_outcome(outcome: RetrieveOutcome, study: Study, args: RetrieveArgs) -> str:
+def _check_outcome(outcome: RetrieveOutcome, selected: int, args: RetrieveArgs) -> str:
     if args.cancel_after is not None:
-        return _check_cancelled(outcome, len(study))
-    expected = args.expect_completed if args.expect_completed is not None else len(study)
+        return _check_cancelled(outcome, selected)
+    expected = args.expect_completed if args.expect_completed is not None else selected
     violations = []
     if outcome.completed != expected:
         violations.append(f"{outcome.operation}: {outcome.completed} sub-operations completed, expected {expected}")
@@ -356,7 +365,7 @@ def _retrieve(ctx: RunContext, args: RetrieveArgs, capability: Capability) -> st
     operation = "C-MOVE" if capability is Capability.MOVE else "C-GET"
     if capability not in ctx.department.pacs.capabilities:
         raise NotSupported(f"{ctx.department.pacs.name} does not support {operation}")
-    keys = _retrieve_keys(study, args.level, args.model)
+    keys, selected = _retrieve_keys(study, args.level, args.model)
     if args.destination and capability is not Capability.MOVE:
         raise ConfigError("'destination' applies to move only; C-GET always retrieves into the requesting node")
     try:
@@ -377,7 +386,7 @@ def _retrieve(ctx: RunContext, args: RetrieveArgs, capability: Capability) -> st
                 "delivered")
     if args.as_:
         ctx.variables[args.as_] = outcome
-    return _check_outcome(outcome, study, args)
+    return _check_outcome(outcome, selected, args)
 
 
 @step("move", RetrieveArgs, "C-MOVE a study from the PACS to a workstation; check the sub-operation counts")
