@@ -107,7 +107,6 @@ class QANode(ListeningNode):
         self.spool = spool if spool is not None else Spool(data_dir)
         self.ledger = Ledger(data_dir)
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
-        self._rules_given: RuleSet | Sequence[Rule] = rules
         self._running = False
         self._dead = threading.Event()  # set by kill(): nothing more is persisted or acknowledged
         self._in_flight = 0
@@ -194,11 +193,13 @@ class QANode(ListeningNode):
         self._running = False
 
     def reopened(self, *, journal: Journal | None = None) -> QANode:
-        """A new node on the same data folder with the same AE title, rules, spool and forwarding settings, as
-        the same command line started again would be (not started; the ledger is reconciled with the queue)."""
+        """A new node on the same data folder with the same AE title, rules (as they are now), worklist, spool and
+        forwarding settings, as a restarted process would be (not started; the ledger is reconciled with the
+        queue)."""
+        rules: RuleSet | Sequence[Rule] = self.ruleset if self.ruleset is not None else self.rules
         return QANode(self.data_dir, ae_title=self.ae_title, node=self.node,
                       journal=journal if journal is not None else self.journal, forward_to=self.forward_to,
-                      rules=self._rules_given, forward_associations=self.forwarder.associations,
+                      rules=rules, forward_associations=self.forwarder.associations,
                       spool=type(self.spool)(self.spool.root), worklist=self.worklist)
 
     def queue_length(self) -> int:
