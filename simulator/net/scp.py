@@ -188,7 +188,7 @@ class ScpService:
     """An extra DIMSE service a node offers on its AE beyond storage and query/retrieve (MPPS, storage
     commitment ...): the abstract syntaxes it accepts, with the roles it takes (PS3.7 D.3.3.4), and the
     pynetdicom event handlers that serve it. Built only inside ``simulator.net`` (see ``net/mpps.py``,
-    ``net/commitment.py``); nodes pass it through without looking inside.
+    ``net/commitment/``); nodes pass it through without looking inside.
     """
 
     name: str
