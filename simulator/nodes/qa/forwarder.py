@@ -8,8 +8,9 @@ so a crash in between is repaired at restart (a queued row without its file was 
 
 Each batch goes over one association (or ``associations`` parallel ones). Setting one up costs far more than a
 C-STORE (measured against the embedded archive: ~75 ms, most of it the acceptor's CPU, against ~5-10 ms to send a
-512x512 CT slice), so while instances keep arriving the forwarder gathers them for a moment (``linger_s``, ended
-early by ``quiet_s`` without a new one or a full batch) rather than opening an association for every few.
+512x512 CT slice), so when fewer than ``min_batch`` instances wait while more keep arriving, the forwarder gathers
+them for a moment (``linger_s``, ended early by ``quiet_s`` without a new one or ``min_batch`` reached) rather
+than open an association for every few. With a backlog it sends at once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from simulator.synth.uids import is_valid_uid
 LOG = logging.getLogger(__name__)
 
 BATCH = 256
+MIN_BATCH = 32
 LINGER_S = 0.25
 QUIET_S = 0.05
 
@@ -38,8 +40,8 @@ class Forwarder:
 
     def __init__(self, spool: Spool, destination_name: str, endpoint: Callable[[], Endpoint | None],
                  client: DicomClient, *, max_backoff_s: float = 30.0, associations: int = 1,
-                 ledger: Ledger | None = None, batch: int = BATCH, linger_s: float = LINGER_S,
-                 quiet_s: float = QUIET_S) -> None:
+                 ledger: Ledger | None = None, batch: int = BATCH, min_batch: int = MIN_BATCH,
+                 linger_s: float = LINGER_S, quiet_s: float = QUIET_S) -> None:
         self.spool = spool
         self.ledger = ledger
         self.destination_name = destination_name
@@ -48,6 +50,7 @@ class Forwarder:
         self.max_backoff_s = max_backoff_s
         self.associations = associations
         self.batch = batch
+        self.min_batch = min_batch
         self.linger_s = linger_s
         self.quiet_s = quiet_s
         self._wake = threading.Event()
@@ -100,13 +103,13 @@ class Forwarder:
                 lambda: not self._busy and self.spool.count(self.destination_name) == 0, timeout)
 
     def _gather(self, pending: int) -> None:
-        """While instances keep arriving, wait (at most ``linger_s``) for a fuller batch."""
+        """While instances keep arriving, wait (at most ``linger_s``) for ``min_batch`` of them."""
         started = time.monotonic()
         seen = self._notified
         while not self._stop.is_set():
             now = time.monotonic()
             arrived = self._notified - seen
-            if (pending + arrived >= self.batch or now - self._last_notified >= self.quiet_s
+            if (pending + arrived >= self.min_batch or now - self._last_notified >= self.quiet_s
                     or now - started >= self.linger_s):
                 return
             self._stop.wait(min(self.quiet_s, self.linger_s - (now - started)))
@@ -125,7 +128,7 @@ class Forwarder:
                 continue
             with self._idle:
                 self._busy = True
-            if len(batch) < self.batch and time.monotonic() - self._last_notified < self.quiet_s:
+            if len(batch) < self.min_batch and time.monotonic() - self._last_notified < self.quiet_s:
                 self._gather(len(batch))
                 batch = self.spool.pending(self.destination_name, limit=self.batch)
                 if self._stop.is_set() or not batch:

@@ -187,3 +187,12 @@ class Spool:
 
     def count(self, destination: str) -> int:
         return len(self.pending(destination))
+
+    def remove_leftovers(self) -> list[Path]:
+        """Delete the hidden temporary files a crash left in the queue folders, half written or never renamed
+        into place (never acknowledged). Call before the node accepts anything."""
+        queue = self.root / "queue"
+        found = list(queue.glob("*/.*.tmp")) if queue.is_dir() else []
+        for path in found:
+            path.unlink(missing_ok=True)
+        return found

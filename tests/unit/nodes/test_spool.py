@@ -142,3 +142,15 @@ def test_hand_encoded_file_meta_is_what_pydicom_writes(sop_instance_uid: str, tr
                            transfer_syntax=transfer_syntax, implementation_class_uid=IMPLEMENTATION_CLASS_UID,
                            implementation_version_name=IMPLEMENTATION_VERSION_NAME, source_ae=ae, digest=digest)
     assert fast == expected
+
+
+def test_leftovers_of_a_crash_are_removed_and_nothing_else(tmp_path: Path,
+                                                           part10_files: list[tuple[str, bytes]]) -> None:
+    spool = Spool(tmp_path)
+    uid, data = part10_files[0]
+    item = spool.put("PACS", uid, data)
+    half_written = item.path.parent / f".{item.path.name}.4242-1.tmp"
+    half_written.write_bytes(data[:100])
+    assert spool.remove_leftovers() == [half_written]
+    assert not half_written.exists()
+    assert [i.path for i in spool.pending("PACS")] == [item.path]
