@@ -5,9 +5,10 @@ in-memory Datasets, 1 and 4 parallel associations) either directly into the PACS
 (``simulator.nodes.qa.QANode``), which checks every instance, spools it (fsync + ledger commit) and forwards it to
 the same PACS. All paths run in the same bench run, on the same data.
 
-QA node variants: in a child process of its own (like a real deployment: no GIL shared with the sender), with 1
-forwarding association (the default) and with ``--forward-associations`` (default 4); and in the sender's process
-(``QANode.start()`` in-process, 1 forwarding association; ``--skip-in-process`` to skip).
+QA node variants: in a child process of its own (like a real deployment: no GIL shared with the sender), with the
+default number of forwarding associations (``simulator.nodes.qa.service.FORWARD_ASSOCIATIONS``) and with each of
+``--forward-associations`` (default 1 and 4); and in the sender's process (``QANode.start()`` in-process, default
+forwarding associations; ``--skip-in-process`` to skip).
 
 PACS: the embedded archive in a child process (fresh data folder for every run), and Orthanc
 (``simulator.pacs.orthanc.OrthancBackend``, wiped before every run; ``--skip-orthanc`` to skip). Every QA node
@@ -18,6 +19,12 @@ instance (polled; for the direct path it is the same as ``ack``, the count is on
 time to PACS. Added latency = mean C-STORE latency at the sender (journal, ``duration_s``) via QA minus direct,
 and time to PACS via QA minus direct. Each figure is the median of ``--repeat`` runs; paths take turns within a
 repeat. The target (from the issue): via QA at least 80 % of direct throughput.
+
+Where the time goes, per run: CPU milliseconds per instance (user + system, all threads) of the sender's process
+(which includes the QA node in the in-process variant), of the QA node's process and of the PACS's process
+(the archive child, or the Orthanc process from /proc), and how busy the whole machine was (/proc/stat: every
+process, other work included, in % of all CPUs). Before the runs, the durable writes the QA node makes per
+instance are timed alone on the run folder's disk (``--skip-probe`` to skip).
 
 All traffic stays on 127.0.0.1; every server and child process is stopped in a ``finally``. Run from the
 repository root::
@@ -32,6 +39,7 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -48,7 +56,10 @@ from simulator.config import Endpoint, PacsConfig
 from simulator.journal import Journal
 from simulator.net import DicomClient
 from simulator.nodes.archive import EmbeddedArchive
+from simulator.nodes.durable import write_durably
 from simulator.nodes.qa import QANode
+from simulator.nodes.qa.ledger import Ledger, Receipt, State
+from simulator.nodes.qa.service import FORWARD_ASSOCIATIONS
 from simulator.synth import build_ct_study
 
 HOST = "127.0.0.1"
@@ -62,9 +73,31 @@ TARGET_RATIO = 0.80
 # -- child process: an embedded archive or a QA node, restartable on a fresh data folder -------------------------
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of another process (Linux /proc), None when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine since boot (/proc/stat, every CPU)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 def _serve_child(conn: multiprocessing.connection.Connection) -> None:
     """Child process: ('start', spec) starts a node on a fresh folder (stopping the previous one) and answers its
-    port; 'count' (archive), 'drain' (QA), 'cpu'; 'exit' or EOF ends."""
+    port; 'count' (archive), 'drain' (QA), 'cpu' (CPU seconds of the child); 'exit' or EOF ends."""
     node: EmbeddedArchive | QANode | None = None
     try:
         while True:
@@ -92,6 +125,8 @@ def _serve_child(conn: multiprocessing.connection.Connection) -> None:
             elif command == "drain":
                 assert isinstance(node, QANode)
                 conn.send(node.drain(float(arg)))
+            elif command == "cpu":
+                conn.send(cpu_seconds())
             else:
                 conn.send(f"unknown command {command!r}")
     finally:
@@ -115,6 +150,8 @@ class Pacs(Protocol):
 
     def count(self) -> int: ...
 
+    def cpu(self) -> float | None: ...
+
     def stop(self) -> None: ...
 
 
@@ -132,6 +169,9 @@ class EmbeddedPacs:
 
     def count(self) -> int:
         return int(self._child.call("count"))
+
+    def cpu(self) -> float | None:
+        return float(self._child.call("cpu"))
 
     def stop(self) -> None:
         self._child.stop()
@@ -164,6 +204,10 @@ class OrthancPacs:
         stats = self._backend._get("/statistics")  # cheap, unlike /tools/find with 200 answers
         return int(stats["CountInstances"])
 
+    def cpu(self) -> float | None:
+        pid = self._backend.pid
+        return None if pid is None else process_cpu_seconds(pid)
+
     def stop(self) -> None:
         self._backend.stop()
 
@@ -176,6 +220,10 @@ class Route(Protocol):
 
     def prepare(self, pacs: Pacs, run_dir: Path) -> Endpoint: ...
 
+    def cpu(self) -> float | None:
+        """CPU seconds of a QA node's own process (None: no such process)."""
+        ...
+
     def finish(self) -> None: ...
 
     def close(self) -> None: ...
@@ -186,6 +234,9 @@ class Direct:
 
     def prepare(self, pacs: Pacs, run_dir: Path) -> Endpoint:
         return pacs.endpoint
+
+    def cpu(self) -> float | None:
+        return None
 
     def finish(self) -> None:
         pass
@@ -207,6 +258,9 @@ class QAInProcess:
         self._node = QANode(run_dir / "qa", ae_title=QA_AE, forward_to=pacs.endpoint,
                             forward_associations=self.forward_associations)
         return self._node.start(HOST, 0)
+
+    def cpu(self) -> float | None:
+        return None  # counted in the sender's process
 
     def finish(self) -> None:
         if self._node is not None:
@@ -234,6 +288,9 @@ class QAChild:
                                           "forward_associations": self.forward_associations}, 60)
         return Endpoint(ae_title=QA_AE, host=HOST, port=int(port))
 
+    def cpu(self) -> float | None:
+        return None if self._child is None else float(self._child.call("cpu"))
+
     def finish(self) -> None:
         pass
 
@@ -251,6 +308,10 @@ class Run:
     ack_s: float
     pacs_s: float
     latency_s: float
+    cpu_sender_s: float = 0.0
+    cpu_qa_s: float | None = None
+    cpu_pacs_s: float | None = None
+    machine_busy: float | None = None  # share of all CPUs busy during the run (any process)
 
 
 @dataclass
@@ -280,6 +341,16 @@ class Result:
         m = self._median("latency_s")
         return None if m is None else m * 1000
 
+    def cpu_ms(self, attr: str) -> float | None:
+        """Median CPU milliseconds per instance of one process (``cpu_sender_s``, ``cpu_qa_s``, ``cpu_pacs_s``)."""
+        values = [getattr(r, attr) for r in self.runs if getattr(r, attr) is not None]
+        return statistics.median(values) * 1000 / self.instances if values else None
+
+    @property
+    def machine_busy(self) -> float | None:
+        values = [r.machine_busy for r in self.runs if r.machine_busy is not None]
+        return statistics.median(values) if values else None
+
     @property
     def mb_per_s(self) -> float | None:
         m = self.pacs_s
@@ -308,11 +379,16 @@ class Result:
             "pacs": self.pacs, "path": self.path, "sender_associations": self.associations,
             "instances": self.instances, "bytes": self.nbytes,
             "runs": [{"ack_s": round(r.ack_s, 4), "to_pacs_s": round(r.pacs_s, 4),
-                      "mean_store_latency_ms": round(r.latency_s * 1000, 3)} for r in self.runs],
+                      "mean_store_latency_ms": round(r.latency_s * 1000, 3), "cpu_sender_s": rounded(r.cpu_sender_s),
+                      "cpu_qa_s": rounded(r.cpu_qa_s), "cpu_pacs_s": rounded(r.cpu_pacs_s),
+                      "machine_busy": rounded(r.machine_busy)} for r in self.runs],
             "median_ack_s": rounded(self.ack_s), "median_to_pacs_s": rounded(self.pacs_s),
             "mb_per_s": rounded(self.mb_per_s), "mean_store_latency_ms": rounded(self.latency_ms),
             "ratio_to_direct": rounded(self.ratio), "added_latency_ms": rounded(self.added_latency_ms),
-            "added_to_pacs_s": rounded(self.added_to_pacs_s), "errors": self.errors,
+            "added_to_pacs_s": rounded(self.added_to_pacs_s),
+            "cpu_ms_per_instance": {"sender": rounded(self.cpu_ms("cpu_sender_s")),
+                                    "qa": rounded(self.cpu_ms("cpu_qa_s")), "pacs": rounded(self.cpu_ms("cpu_pacs_s"))},
+            "machine_busy": rounded(self.machine_busy), "errors": self.errors,
         }
 
 
@@ -333,6 +409,8 @@ def one_run(pacs: Pacs, path: Route, datasets: Sequence[Dataset], associations: 
     try:
         journal = Journal()
         client = DicomClient(SENDER_AE, node=SENDER_AE, journal=journal)
+        cpu_before = (cpu_seconds(), path.cpu(), pacs.cpu())
+        ticks_before = machine_ticks()
         started = time.perf_counter()
         outcomes = client.store(target, list(datasets), associations=associations)
         ack = time.perf_counter() - started
@@ -341,11 +419,16 @@ def one_run(pacs: Pacs, path: Route, datasets: Sequence[Dataset], associations: 
             raise BenchError(f"{len(failed)} C-STORE failures, first: 0x{failed[0].status:04X} {failed[0].meaning}")
         held = wait_for_count(pacs, len(datasets), RUN_TIMEOUT_S)
         to_pacs = time.perf_counter() - started
+        ticks_after = machine_ticks()
+        cpu_after = (cpu_seconds(), path.cpu(), pacs.cpu())
         if held != len(datasets):
             raise BenchError(f"{pacs.name} holds {held} instances, expected {len(datasets)}")
         stores = journal.select(kind="C-STORE", role="SCU")
         latency = statistics.fmean(e.duration_s for e in stores) if stores else float("nan")
-        return Run(ack, to_pacs, latency)
+        used = [None if b is None or a is None else a - b for b, a in zip(cpu_before, cpu_after, strict=True)]
+        busy, total = (a - b for a, b in zip(ticks_after, ticks_before, strict=True))
+        return Run(ack, to_pacs, latency, cpu_sender_s=used[0] or 0.0, cpu_qa_s=used[1], cpu_pacs_s=used[2],
+                   machine_busy=busy / total if total else None)
     finally:
         path.finish()
 
@@ -375,16 +458,32 @@ def measure(pacs: Pacs, paths: Sequence[Route], datasets: Sequence[Dataset], sen
                     continue
                 result.runs.append(run)
                 print(f"  {label} run {rep}: ack {run.ack_s:5.2f} s  to PACS {run.pacs_s:5.2f} s "
-                      f"{nbytes / 1e6 / run.pacs_s:6.1f} MB/s  C-STORE {run.latency_s * 1000:6.2f} ms", flush=True)
+                      f"{nbytes / 1e6 / run.pacs_s:6.1f} MB/s  C-STORE {run.latency_s * 1000:6.2f} ms  "
+                      f"CPU ms/inst {_cpu_triple(run, len(datasets))}  busy {_percent(run.machine_busy)}", flush=True)
     for (name, n), result in results.items():
         if name != Direct.name:
             result.direct = results.get((Direct.name, n))
     return list(results.values())
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _cpu_triple(run: Run, instances: int) -> str:
+    def per(value: float | None) -> float | None:
+        return None if value is None else value * 1000 / instances
+
+    return "/".join(_ms(per(v)) for v in (run.cpu_sender_s, run.cpu_qa_s, run.cpu_pacs_s))
+
+
 def print_table(results: Sequence[Result]) -> None:
     header = (f"{'PACS':<16} {'path':<28} {'snd':>3} {'ack s':>6} {'to PACS s':>9} {'MB/s':>6} {'C-STORE ms':>10} "
-              f"{'+ms/inst':>8} {'+s PACS':>7} {'÷ direct':>8}")
+              f"{'+ms/inst':>8} {'+s PACS':>7} {'÷ direct':>8}  {'CPU ms/inst snd/QA/PACS':>23} {'busy':>5}")
     print()
     print(header)
     print("-" * len(header))
@@ -399,11 +498,55 @@ def print_table(results: Sequence[Result]) -> None:
         if r.ratio is not None:
             ratio += " ok" if r.ratio >= TARGET_RATIO else " <"
         note = f"  ({len(r.errors)} of {len(r.errors) + len(r.runs)} runs failed)" if r.errors else ""
+        cpu = "/".join(_ms(r.cpu_ms(a)) for a in ("cpu_sender_s", "cpu_qa_s", "cpu_pacs_s"))
         print(f"{r.pacs:<16} {r.path:<28} x{r.associations:<2} {r.ack_s:6.2f} {r.pacs_s:9.2f} {r.mb_per_s:6.1f} "
-              f"{r.latency_ms:10.2f} {added:>8} {added_s:>7} {ratio:>8}{note}")
+              f"{r.latency_ms:10.2f} {added:>8} {added_s:>7} {ratio:>8}  {cpu:>23} {_percent(r.machine_busy):>5}{note}")
     print(f"\n÷ direct = throughput via QA (bytes / time to PACS) ÷ direct throughput, same PACS and sender "
           f"associations; target ≥ {TARGET_RATIO:.2f} ('ok' meets it, '<' misses it). +ms/inst = mean C-STORE "
-          "latency at the sender minus direct; +s PACS = time to PACS minus direct.")
+          "latency at the sender minus direct; +s PACS = time to PACS minus direct. CPU ms/inst = CPU time (user + "
+          "system) per instance of the sender's process (with the QA node in it for 'in-process'), the QA node's "
+          "process and the PACS's process; busy = share of all CPUs busy during the run, any process.")
+
+
+# -- the durable writes alone -----------------------------------------------------------------------------------
+
+
+def durability_probe(folder: Path, nbytes: int, rounds: int = 50) -> dict[str, float]:
+    """Median milliseconds of what the QA node writes per accepted instance, each timed alone on ``folder``'s disk:
+    the file (write only; + fsync; + rename and folder fsync, as ``write_durably`` does) and the ledger commit
+    (``Ledger.record``: one row and three audit events, SQLite WAL with synchronous=FULL)."""
+    folder.mkdir(parents=True)
+    data = os.urandom(nbytes)
+    timings: dict[str, list[float]] = {"write": [], "write + fsync": [], "write + fsync + rename + folder fsync": [],
+                                       "ledger commit": []}
+
+    def write(index: int, sync: bool) -> None:
+        with open(folder / f"{'f' if sync else 'w'}{index}", "wb") as handle:
+            handle.write(data)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def commit(index: int) -> None:
+        ledger.record(Receipt(f"1.2.3.{index}", "0" * 64, "1.2.3", "P1"), State.QUEUED,
+                      [("received", {"bytes": nbytes}), ("verdict", {"action": "accept"}), ("queued", {})])
+
+    actions: dict[str, Callable[[int], None]] = {
+        "write": lambda index: write(index, False),
+        "write + fsync": lambda index: write(index, True),
+        "write + fsync + rename + folder fsync": lambda index: write_durably(folder / f"d{index}", data),
+        "ledger commit": commit,
+    }
+    ledger = Ledger(folder / "ledger")
+    try:
+        for index in range(rounds):
+            for label, action in actions.items():
+                started = time.perf_counter()
+                action(index)
+                timings[label].append(time.perf_counter() - started)
+    finally:
+        ledger.close()
+    return {label: statistics.median(values) * 1000 for label, values in timings.items()}
 
 
 # -- main ---------------------------------------------------------------------------------------------------------
@@ -417,11 +560,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-in-process", action="store_true",
                         help="do not measure the QA node running inside the sender's process")
     parser.add_argument("--associations", type=int, default=4, help="parallel associations of the fan-out sender")
-    parser.add_argument("--forward-associations", type=int, default=4,
-                        help="forwarding associations of the QA node variant (besides the default 1; 1 = no variant)")
+    parser.add_argument("--forward-associations", type=int, nargs="*", default=[1, 4],
+                        help=f"forwarding associations of more QA node variants (besides the default "
+                             f"{FORWARD_ASSOCIATIONS}; none = no variant)")
+    parser.add_argument("--skip-probe", action="store_true", help="do not time the durable writes alone first")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    if min(args.instances, args.repeat, args.associations, args.forward_associations) < 1:
+    if min(args.instances, args.repeat, args.associations, *args.forward_associations) < 1:
         parser.error("--instances, --repeat, --associations and --forward-associations must be at least 1")
     return args
 
@@ -441,6 +586,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"data: 1 CT series, {len(study.datasets)} slices 512x512, {nbytes / 1e6:.1f} MB as Part 10 files "
               f"(built in {time.perf_counter() - started:.1f} s); MB = 10^6 bytes of Part 10 file")
 
+        probe: dict[str, float] | None = None
+        if not args.skip_probe:
+            probe = durability_probe(tmp / "probe", nbytes // len(study.datasets))
+            print("durable writes per instance, each timed alone (median of 50, ms): "
+                  + ", ".join(f"{label} {ms:.2f}" for label, ms in probe.items()), flush=True)
+
         senders = sorted({1, args.associations})
         factories: list[tuple[str, Callable[[], Pacs]]] = [("embedded", EmbeddedPacs)]
         orthanc_version: str | None = None
@@ -457,11 +608,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for label, factory in factories:
             print(f"\n{label}: starting", flush=True)
             pacs: Pacs | None = None
-            paths: list[Route] = [Direct(), QAChild(1)]
-            if args.forward_associations != 1:
-                paths.append(QAChild(args.forward_associations))
+            paths: list[Route] = [Direct(), QAChild(FORWARD_ASSOCIATIONS)]
+            paths.extend(QAChild(n) for n in dict.fromkeys(args.forward_associations) if n != FORWARD_ASSOCIATIONS)
             if not args.skip_in_process:
-                paths.append(QAInProcess(1))
+                paths.append(QAInProcess(FORWARD_ASSOCIATIONS))
             try:
                 pacs = factory()
                 if isinstance(pacs, OrthancPacs):
@@ -485,7 +635,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "machine": {**facts, "orthanc": orthanc_version, "loadavg_at_end": load},
                 "config": {"instances": len(study.datasets), "rows": 512, "columns": 512, "bytes": nbytes,
                            "repeat": args.repeat, "sender_associations": senders,
-                           "forward_associations": args.forward_associations, "target_ratio": TARGET_RATIO},
+                           "forward_associations": [FORWARD_ASSOCIATIONS, *args.forward_associations],
+                           "target_ratio": TARGET_RATIO},
+                "durability_probe_ms": None if probe is None else {k: round(v, 3) for k, v in probe.items()},
                 "results": [r.to_dict() for r in results],
             }
             args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
