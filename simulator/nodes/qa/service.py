@@ -41,6 +41,7 @@ from simulator.errors import ConfigError, HarnessError
 from simulator.journal import Journal
 from simulator.net import DicomClient, DicomServer, StoreReply, StoreRequest
 from simulator.net.scp import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from simulator.net.scu import Timeouts
 from simulator.nodes.listening import ListeningNode
 from simulator.nodes.qa.forwarder import Forwarder
 from simulator.nodes.qa.ledger import CONFLICT, FILENAME, AuditEvent, Entry, Ledger, Receipt, State
@@ -55,6 +56,11 @@ DESTINATION = "PACS"
 # Two forwarding associations keep the destination busy while one waits for a response: through the embedded
 # archive the queue was empty 0.45 s after the last acknowledgement instead of ~1 s with one (bench/README.md).
 FORWARD_ASSOCIATIONS = 2
+# A C-STORE response the destination has not sent within this many seconds ends the batch as a network error; the
+# batch is sent again after the backoff (the destination keeps one copy per SOP Instance UID). pynetdicom's SCU
+# waits 120 s by default, and a response lost on the way (seen about once in 70 runs of 200 slices) would hold the
+# whole queue that long.
+FORWARD_RESPONSE_TIMEOUT_S = 30.0
 OUT_OF_RESOURCES = 0xA700
 _PIXEL_DATA = Tag(0x7FE0, 0x0010)
 _STRIPES = 64
@@ -94,7 +100,8 @@ class QANode(ListeningNode):
     def __init__(self, data_dir: Path, *, ae_title: str = "RADSIM_QA", node: str = "QA",
                  journal: Journal | None = None, forward_to: Endpoint | None = None,
                  rules: RuleSet | Sequence[Rule] | None = None, forward_associations: int = FORWARD_ASSOCIATIONS,
-                 spool: Spool | None = None, worklist: WorklistLookup | None = None) -> None:
+                 spool: Spool | None = None, worklist: WorklistLookup | None = None,
+                 forward_timeout_s: float = FORWARD_RESPONSE_TIMEOUT_S) -> None:
         self.ae_title = ae_title
         self.node = node
         self.journal = journal if journal is not None else Journal()
@@ -118,7 +125,9 @@ class QANode(ListeningNode):
         self.reconcile()
         self.forwarder = Forwarder(
             self.spool, DESTINATION, lambda: self.forward_to,
-            DicomClient(ae_title, node=node, journal=self.journal), associations=forward_associations,
+            DicomClient(ae_title, node=node, journal=self.journal,
+                        timeouts=Timeouts(dimse=forward_timeout_s, network=forward_timeout_s)),
+            associations=forward_associations,
             ledger=self.ledger,
         )
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store)
@@ -204,6 +213,7 @@ class QANode(ListeningNode):
         return QANode(self.data_dir, ae_title=self.ae_title, node=self.node,
                       journal=journal if journal is not None else self.journal, forward_to=self.forward_to,
                       rules=rules, forward_associations=self.forwarder.associations,
+                      forward_timeout_s=self.forwarder.client.timeouts.dimse,
                       spool=type(self.spool)(self.spool.root), worklist=self.worklist)
 
     def queue_length(self) -> int:

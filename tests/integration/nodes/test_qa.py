@@ -408,3 +408,42 @@ def test_a_stream_is_forwarded_over_few_associations(tmp_path: Path, journal: Jo
     opened = [e for e in journal.select(node=archive.node, kind="ASSOCIATION", role="SCP")
               if e.peer_ae == qa.ae_title and e.meaning == "established"]
     assert qa.forwarder.batches == 1 and len(opened) == qa.forwarder.associations  # one association per lane
+
+
+def test_a_response_that_never_comes_ends_the_batch_and_it_is_sent_again(
+        tmp_path: Path, journal: Journal, small_study: Study) -> None:
+    import threading
+
+    from simulator.net import DicomServer, StoreReply, StoreRequest
+
+    first_call, release = threading.Event(), threading.Event()
+    answered: list[str] = []
+
+    def silent_once(request: StoreRequest) -> StoreReply:
+        if not first_call.is_set():
+            first_call.set()
+            release.wait(30)  # no response until long after the forwarder gave up on it
+        answered.append(request.sop_instance_uid)
+        return StoreReply(0x0000)
+
+    pacs = DicomServer("SILENT_PACS", node="SILENT", journal=journal, store=silent_once)
+    pacs_endpoint = pacs.start()
+    qa = QANode(tmp_path / "qa", journal=journal, forward_to=pacs_endpoint, forward_timeout_s=1.0,
+                forward_associations=1)
+    endpoint = qa.start()
+    try:
+        assert {o.status for o in DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets)} == {0}
+        assert _wait_for(lambda: qa.ledger.last_forward_error() is not None, 10)  # gave up after ~1 s
+        release.set()
+        assert qa.drain(timeout=30)  # the batch went again, on a new association
+    finally:
+        release.set()
+        qa.stop(timeout=10)
+        pacs.stop(timeout=10)
+    assert set(answered) >= set(small_study.sop_instance_uids)
+    assert qa.ledger.counts()["forwarded"] == len(small_study)
+    again = qa.reopened()
+    try:
+        assert again.forwarder.client.timeouts.dimse == 1.0  # a restart keeps the setting
+    finally:
+        again.ledger.close()
