@@ -51,6 +51,7 @@ class Department:
         self.workstations: dict[str, Workstation] = {}
         self.ris: RisNode | None = None
         self._worklist_settings: dict[str, WorklistConfig] = {}  # each QA node's own, restored by reset()
+        self._stopped_nodes: frozenset[str] = frozenset()  # nodes stop_node took down and start_node not back up
         self.pacs: PacsBackend = create_backend(config.pacs, self.workdir / "pacs")
         self._started = False
         for node in config.nodes:
@@ -119,8 +120,10 @@ class Department:
         self.stop()
 
     def reset(self) -> None:
-        """Between scenarios: wipe the PACS (where supported), forget what workstations received, and empty the
-        worklist."""
+        """Between scenarios: bring back nodes a scenario left stopped (the PACS first), wipe the PACS (where
+        supported), forget what workstations received, and empty the worklist."""
+        for name in sorted(self._stopped_nodes, key=lambda n: n != PACS_NODE):
+            self.start_node(name)
         self.pacs.wipe()
         for ws in self.workstations.values():
             ws.clear()
@@ -222,7 +225,6 @@ class Department:
 
     # -- stopping and starting nodes inside a scenario ---------------------------------------------------------
 
-    _stopped_nodes: frozenset[str] = frozenset()  # replaced (never mutated) per department by the methods below
 
     def stop_node(self, name: str, *, abrupt: bool = False) -> str:
         """Stop the PACS or a QA node while the rest of the department runs; :meth:`start_node` brings it back on
@@ -232,18 +234,15 @@ class Department:
         import os
         import signal
 
-        from simulator.config import PacsConfig
-
         if name in self._stopped_nodes:
             raise HarnessError(f"node '{name}' is already stopped")
         if name == PACS_NODE:
             pacs = self.pacs
-            config = getattr(pacs, "config", None)
-            if pacs.name == "remote" or not isinstance(config, PacsConfig):
+            if pacs.name == "remote":
                 raise NotSupported(f"{pacs.name} PACS is not managed by radsim: it cannot be stopped or started")
             endpoint = pacs.endpoint
             # Started again on the port it has now, so that every QA node's destination stays valid.
-            pacs.config = config.model_copy(update={"port": endpoint.port})  # type: ignore[attr-defined]
+            pacs.config = pacs.config.model_copy(update={"port": endpoint.port})
             pid = getattr(pacs, "pid", None)
             if abrupt and isinstance(pid, int):
                 os.kill(pid, signal.SIGKILL)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
-from pydicom.filereader import dcmread
+from pydicom.filereader import read_file_meta_info
 from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
 from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
@@ -466,9 +466,16 @@ def _check_cancel_after(cancel_after: int | None) -> None:
 
 
 def _header(item: Dataset | Path) -> Dataset:
+    """What sending needs of an instance: SOP Class and Instance UID and transfer syntax. For a file only its File
+    Meta Information is read (PS3.10 7.1), not the data set."""
     if isinstance(item, Dataset):
         return item
-    return dcmread(item, stop_before_pixels=True)
+    meta = read_file_meta_info(item)
+    header = Dataset()
+    header.SOPClassUID = meta.get("MediaStorageSOPClassUID", "")
+    header.SOPInstanceUID = meta.get("MediaStorageSOPInstanceUID", "")
+    header.file_meta = meta
+    return header
 
 
 def _context(abstract_syntax: str, syntaxes: Sequence[str] = NATIVE_SYNTAXES) -> PresentationContext:

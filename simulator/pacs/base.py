@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from simulator.config import Endpoint
+from simulator.config import Endpoint, PacsConfig
 from simulator.errors import NodeNotReady
 from simulator.journal import Journal
 
@@ -36,6 +36,7 @@ class PacsBackend(Protocol):
     """
 
     name: str
+    config: PacsConfig  # where it listens; the department restarts a stopped backend on its bound port
 
     @property
     def capabilities(self) -> frozenset[Capability]: ...

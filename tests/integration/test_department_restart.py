@@ -113,3 +113,16 @@ def test_graceful_qa_stop_and_restart_keeps_the_port(department: Department, stu
     assert {o.status for o in ct1.store(study.datasets, endpoint)} == {0}
     assert _wait_for(lambda: department.pacs.sop_instance_uids(study.study_instance_uid)
                      == set(study.sop_instance_uids), 30)
+
+
+def test_reset_brings_back_nodes_a_scenario_left_stopped(department: Department) -> None:
+    port = department.pacs.endpoint.port
+    department.stop_node("PACS")
+    department.stop_node("QA", abrupt=True)
+    department.reset()
+    assert department.pacs.endpoint.port == port
+    client = department.modality("CT1").client
+    client.echo(department.endpoint("PACS"))
+    client.echo(department.endpoint("QA"))
+    with pytest.raises(HarnessError, match="is running; stop it first"):
+        department.start_node("PACS")
