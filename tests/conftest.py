@@ -6,8 +6,9 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -23,6 +24,50 @@ def require_binary(name: str, package: str) -> str:
             pytest.fail(reason + " (RADSIM_REQUIRE_REAL=1 forbids skipping)")
         pytest.skip(reason)
     return path
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip (or fail under RADSIM_REQUIRE_REAL=1) unless ``condition``: a peer lacks a feature the test needs."""
+    if condition:
+        return
+    if REQUIRE_REAL:
+        pytest.fail(reason + " (RADSIM_REQUIRE_REAL=1 forbids skipping)")
+    pytest.skip(reason)
+
+
+class _Listening(Protocol):
+    def start(self, host: str = ..., port: int = ...) -> Any: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
+
+
+N = TypeVar("N", bound=_Listening)
+
+
+@contextmanager
+def listening(node: N) -> Iterator[N]:
+    """``node`` started on a free port, stopped (with a timeout) on exit."""
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop(timeout=10)
+
+
+@contextmanager
+def running_orthanc(peers: Sequence[Any], journal: Any = None) -> Iterator[Any]:
+    """A real Orthanc (Debian package) that knows ``peers``; skipped without it; stopped on exit."""
+    from simulator.config import PacsConfig
+    from simulator.journal import Journal
+    from simulator.pacs.orthanc import OrthancBackend
+
+    require_binary("Orthanc", "orthanc")
+    pacs = OrthancBackend(PacsConfig(backend="orthanc", ready_timeout_s=30))
+    try:
+        pacs.start(list(peers), journal if journal is not None else Journal())
+        yield pacs
+    finally:
+        pacs.stop()
 
 
 @pytest.fixture

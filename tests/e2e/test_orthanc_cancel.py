@@ -11,14 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from simulator.config import PacsConfig
 from simulator.journal import Journal
 from simulator.net import DicomClient, RetrieveOutcome
 from simulator.net.status import CANCEL
 from simulator.nodes.workstation import Workstation
 from simulator.pacs.orthanc import OrthancBackend
 from simulator.synth import Study, build_ct_study
-from tests.conftest import require_binary
+from tests.conftest import listening, running_orthanc
 
 pytestmark = pytest.mark.orthanc
 
@@ -33,24 +32,14 @@ def journal() -> Journal:
 
 @pytest.fixture(scope="module")
 def ws(journal: Journal) -> Iterator[Workstation]:
-    station = Workstation("WS1", node="WS1", journal=journal)
-    station.start()
-    try:
+    with listening(Workstation("WS1", node="WS1", journal=journal)) as station:
         yield station
-    finally:
-        station.stop(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def backend(ws: Workstation, journal: Journal) -> Iterator[OrthancBackend]:
-    require_binary("Orthanc", "orthanc")
-    assert ws.endpoint is not None
-    pacs = OrthancBackend(PacsConfig(backend="orthanc", ready_timeout_s=30))
-    try:
-        pacs.start([ws.endpoint], journal)
+    with running_orthanc([ws.endpoint], journal) as pacs:
         yield pacs
-    finally:
-        pacs.stop()
 
 
 @pytest.fixture(scope="module")

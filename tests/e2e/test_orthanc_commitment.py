@@ -11,14 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from simulator.config import PacsConfig
 from simulator.errors import AssociationAborted
 from simulator.journal import Journal
 from simulator.nodes.modality import Modality
 from simulator.pacs.base import Capability
 from simulator.pacs.orthanc import OrthancBackend
 from simulator.synth import Study, build_ct_study
-from tests.conftest import require_binary
+from tests.conftest import listening, running_orthanc
 
 pytestmark = pytest.mark.orthanc
 
@@ -33,24 +32,14 @@ def journal() -> Journal:
 
 @pytest.fixture(scope="module")
 def modality(journal: Journal) -> Iterator[Modality]:
-    node = Modality("CT1", node="CT1", journal=journal)
-    node.start()
-    try:
+    with listening(Modality("CT1", node="CT1", journal=journal)) as node:
         yield node
-    finally:
-        node.stop(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def orthanc(modality: Modality, journal: Journal) -> Iterator[OrthancBackend]:
-    require_binary("Orthanc", "orthanc")
-    assert modality.endpoint is not None
-    pacs = OrthancBackend(PacsConfig(backend="orthanc", ready_timeout_s=30))
-    try:
-        pacs.start([modality.endpoint], journal)
+    with running_orthanc([modality.endpoint], journal) as pacs:
         yield pacs
-    finally:
-        pacs.stop()
 
 
 @pytest.fixture(scope="module")

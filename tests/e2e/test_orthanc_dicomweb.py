@@ -9,14 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from simulator.config import PacsConfig
 from simulator.errors import DicomWebFailure
 from simulator.journal import Journal
 from simulator.net.ports import free_port
 from simulator.nodes.workstation import Workstation
 from simulator.pacs.orthanc import OrthancBackend
 from simulator.synth import Study, generate_study
-from tests.conftest import REQUIRE_REAL, require_binary
+from tests.conftest import require, running_orthanc
 
 pytestmark = pytest.mark.orthanc
 
@@ -28,18 +27,10 @@ def journal() -> Journal:
 
 @pytest.fixture(scope="module")
 def backend(journal: Journal) -> Iterator[OrthancBackend]:
-    require_binary("Orthanc", "orthanc")
-    pacs = OrthancBackend(PacsConfig(backend="orthanc", ready_timeout_s=30))
-    try:
-        pacs.start([], journal)
-        if pacs.dicomweb_url is None:
-            reason = "Orthanc's DICOMweb plugin is not installed: install the Debian package 'orthanc-dicomweb'"
-            if REQUIRE_REAL:
-                pytest.fail(reason + " (RADSIM_REQUIRE_REAL=1 forbids skipping)")
-            pytest.skip(reason)
+    with running_orthanc([], journal) as pacs:
+        require(pacs.dicomweb_url is not None,
+                "Orthanc's DICOMweb plugin is not installed: install the Debian package 'orthanc-dicomweb'")
         yield pacs
-    finally:
-        pacs.stop()
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,12 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from simulator.config import Endpoint, PacsConfig
-from simulator.journal import Journal
+from simulator.config import Endpoint
 from simulator.net import DicomClient
 from simulator.net.ports import free_port
 from simulator.nodes.ris import RisNode, load_schedule, write_wl_files
-from simulator.pacs.orthanc import OrthancBackend
 from simulator.synth.procedure import ScheduledProcedure
-from tests.conftest import require_binary, stop_process, wait_for_echo
+from tests.conftest import require, require_binary, running_orthanc, stop_process, wait_for_echo
 
 HOST = "127.0.0.1"
 SCU_AET = "CT1"
@@ -235,17 +233,12 @@ def test_wlmscpfs_serving_our_wl_files_answers_like_our_ris(wlmscpfs: Endpoint, 
 
 @pytest.fixture(scope="module")
 def orthanc_worklist() -> Iterator[Endpoint]:
-    require_binary("Orthanc", "orthanc")
-    pacs = OrthancBackend(PacsConfig(backend="orthanc", ready_timeout_s=30))
-    try:
-        # Orthanc answers C-FIND only to AEs it knows (DESIGN.md): register our SCU
-        pacs.start([Endpoint(ae_title=SCU_AET, host=HOST, port=free_port())], Journal())
-        if pacs.worklist_dir is None:
-            pytest.skip("Orthanc's ModalityWorklists plugin is not loaded (libModalityWorklists.so not found)")
+    # Orthanc answers C-FIND only to AEs it knows (DESIGN.md): register our SCU
+    with running_orthanc([Endpoint(ae_title=SCU_AET, host=HOST, port=free_port())]) as pacs:
+        require(pacs.worklist_dir is not None,
+                "Orthanc's ModalityWorklists plugin is not loaded (libModalityWorklists.so not found)")
         write_wl_files(pacs.worklist_dir, PROCEDURES)
         yield pacs.endpoint
-    finally:
-        pacs.stop()
 
 
 @pytest.mark.orthanc

@@ -16,6 +16,7 @@ from simulator.nodes.modality import Modality
 from simulator.pacs.base import Capability
 from simulator.pacs.embedded import EmbeddedBackend
 from simulator.synth import Study, build_ct_study
+from tests.conftest import listening
 
 MR = "1.2.840.10008.5.1.4.1.1.4"
 
@@ -28,12 +29,8 @@ def shared_journal() -> Journal:
 
 @pytest.fixture(scope="module")
 def modality(shared_journal: Journal) -> Iterator[Modality]:
-    node = Modality("CT1", node="CT1", journal=shared_journal)
-    node.start()
-    try:
+    with listening(Modality("CT1", node="CT1", journal=shared_journal)) as node:
         yield node
-    finally:
-        node.stop(timeout=10)
 
 
 @pytest.fixture(scope="module")
