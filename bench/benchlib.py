@@ -3,6 +3,7 @@ driven over a pipe (so that it does not share the sender's interpreter lock, lik
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -39,6 +40,22 @@ def machine_facts(**extra: Any) -> dict[str, Any]:
         **extra,
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def finish(*, repeat: int, seconds: float, facts: dict[str, Any], orthanc: str | None, config: dict[str, Any],
+           results: list[dict[str, Any]], json_path: Path | None, **extra: Any) -> None:
+    """Print the closing line (runs, whole time, load average at start and end) and, with ``json_path``, write
+    the machine facts, ``config``, ``extra`` and ``results`` there."""
+    load = [round(x, 2) for x in os.getloadavg()]
+    print(f"\n{repeat} runs each, median shown; whole bench {seconds:.0f} s; "
+          f"load average at start {facts['loadavg_at_start']}, at end {load} (other work on the machine "
+          "skews the figures)")
+    if json_path is None:
+        return
+    payload = {"machine": {**facts, "orthanc": orthanc, "loadavg_at_end": load}, "config": config, **extra,
+               "results": results}
+    json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    print(f"figures written to {json_path}")
 
 
 class ChildProcess:

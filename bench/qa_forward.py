@@ -35,7 +35,6 @@ repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -49,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from benchlib import BenchError, ChildProcess, machine_facts, rounded
+from benchlib import BenchError, ChildProcess, finish, machine_facts, rounded
 from pydicom.dataset import Dataset
 
 from simulator.config import Endpoint, PacsConfig
@@ -625,23 +624,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     pacs.stop()
 
         print_table(results)
-        total = time.perf_counter() - started
-        load = [round(x, 2) for x in os.getloadavg()]
-        print(f"\n{args.repeat} runs each, median shown; whole bench {total:.0f} s; "
-              f"load average at start {facts['loadavg_at_start']}, at end {load} (other work on the machine "
-              "skews the figures)")
-        if args.json:
-            payload = {
-                "machine": {**facts, "orthanc": orthanc_version, "loadavg_at_end": load},
-                "config": {"instances": len(study.datasets), "rows": 512, "columns": 512, "bytes": nbytes,
-                           "repeat": args.repeat, "sender_associations": senders,
-                           "forward_associations": [FORWARD_ASSOCIATIONS, *args.forward_associations],
-                           "target_ratio": TARGET_RATIO},
-                "durability_probe_ms": None if probe is None else {k: round(v, 3) for k, v in probe.items()},
-                "results": [r.to_dict() for r in results],
-            }
-            args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-            print(f"figures written to {args.json}")
+        finish(repeat=args.repeat, seconds=time.perf_counter() - started, facts=facts, orthanc=orthanc_version,
+               config={"instances": len(study.datasets), "rows": 512, "columns": 512, "bytes": nbytes,
+                       "repeat": args.repeat, "sender_associations": senders,
+                       "forward_associations": [FORWARD_ASSOCIATIONS, *args.forward_associations],
+                       "target_ratio": TARGET_RATIO},
+               results=[r.to_dict() for r in results], json_path=args.json,
+               durability_probe_ms=None if probe is None else {k: round(v, 3) for k, v in probe.items()})
     return 0 if all(not r.errors for r in results) else 1
 
 

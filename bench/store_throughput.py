@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -481,20 +480,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     target.stop()
 
         print_table(results)
-        total = time.perf_counter() - started
-        load = [round(x, 2) for x in os.getloadavg()]
-        print(f"\n{args.repeat} runs each, median shown; whole bench {total:.0f} s; "
-              f"load average at start {facts['loadavg_at_start']}, at end {load} (other work on the machine "
-              "skews the figures)")
-        if args.json:
-            payload = {
-                "machine": {**facts, "orthanc": orthanc_version, "loadavg_at_end": load},
-                "config": {"instances": len(paths), "rows": 512, "columns": 512, "bytes": nbytes,
-                           "repeat": args.repeat, "associations": args.associations},
-                "results": [r.to_dict() for r in results],
-            }
-            args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-            print(f"figures written to {args.json}")
+        benchlib.finish(repeat=args.repeat, seconds=time.perf_counter() - started, facts=facts,
+                        orthanc=orthanc_version,
+                        config={"instances": len(paths), "rows": 512, "columns": 512, "bytes": nbytes,
+                                "repeat": args.repeat, "associations": args.associations},
+                        results=[r.to_dict() for r in results], json_path=args.json)
     return 0 if all(not r.errors for r in results) else 1
 
 
