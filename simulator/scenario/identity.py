@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 
+from simulator.synth.patients import normalized_person_name
+
 #: The identifiers that must be the same everywhere (PS3.3 C.7.1.1, C.7.2.1, C.4.10/C.4.11, C.4.13).
 IDENTITY_KEYS: tuple[str, ...] = (
     "PatientID", "PatientName", "AccessionNumber", "StudyInstanceUID", "RequestedProcedureID",
@@ -24,17 +26,8 @@ def _text(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def person_name(value: object) -> str:
-    """A Person Name without trailing empty components and groups, which PS3.5 6.2.1 lets a sender omit
-    (``Yamada^Tarou=^=^`` is ``Yamada^Tarou``)."""
-    groups = [group.rstrip("^") for group in _text(value).split("=")]
-    while len(groups) > 1 and not groups[-1]:
-        groups.pop()
-    return "=".join(groups)
-
-
 def _value(keyword: str, value: object) -> str:
-    return person_name(value) if keyword == "PatientName" else _text(value)
+    return normalized_person_name(value) if keyword == "PatientName" else _text(value)
 
 
 def _first(ds: Dataset, keyword: str) -> Dataset | None:

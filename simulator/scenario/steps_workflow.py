@@ -179,9 +179,7 @@ def run_expect_mpps(ctx: RunContext, args: MppsStateArgs) -> str:
     problems = []
     if mpps.status != args.state:
         problems.append(f"MPPS {mpps.sop_instance_uid}: status {mpps.status!r}, expected {args.state!r}")
-    referenced = {str(ref.ReferencedSOPInstanceUID) for series in mpps.attributes.get("PerformedSeriesSequence", [])
-                  for key in ("ReferencedImageSequence", "ReferencedNonImageCompositeSOPInstanceSequence")
-                  for ref in series.get(key, [])}
+    referenced = set(_mpps_references(mpps.attributes))
     performed = {str(ds.SOPInstanceUID) for ds in record.performed}
     if args.state != "IN PROGRESS" and referenced != performed:
         problems.append(f"MPPS references {len(referenced)} instance(s), the modality performed {len(performed)}")
@@ -365,6 +363,7 @@ def run_expect_identity(ctx: RunContext, args: IdentityArgs) -> str:
 
 
 def _mpps_references(final: Dataset) -> list[str]:
+    """The SOP Instance UIDs an MPPS names in its Performed Series Sequence (PS3.4 Table F.7.2-1)."""
     return [str(ref.ReferencedSOPInstanceUID) for series in final.get("PerformedSeriesSequence", [])
             for key in ("ReferencedImageSequence", "ReferencedNonImageCompositeSOPInstanceSequence")
             for ref in series.get(key, [])]

@@ -58,6 +58,15 @@ class Patient:
         return self.name
 
 
+def normalized_person_name(value: object) -> str:
+    """A Person Name without the trailing empty components and groups PS3.5 6.2.1 lets a sender omit, so that
+    ``Yamada^Tarou=^=^`` and ``Yamada^Tarou`` compare equal."""
+    groups = [group.rstrip("^") for group in ("" if value is None else str(value)).strip().split("=")]
+    while len(groups) > 1 and not groups[-1]:
+        groups.pop()
+    return "=".join(groups)
+
+
 def _components(*parts: str) -> str:
     items = list(parts)
     while items and not items[-1]:

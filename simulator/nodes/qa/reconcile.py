@@ -21,6 +21,7 @@ from simulator.errors import HarnessError
 from simulator.net import DicomClient
 from simulator.nodes.qa.rules import Action, Change, Violation
 from simulator.synth.charsets import fits
+from simulator.synth.patients import normalized_person_name
 
 #: Reject status for an instance the worklist does not know: in the 0xCxxx "Cannot understand" range PS3.4 B.2.3
 #: leaves to the SCP (0xC000-0xC002 are taken by the other rules).
@@ -52,17 +53,9 @@ def worklist_lookup(client: DicomClient, endpoint: Callable[[], Endpoint]) -> Wo
     return lookup
 
 
-def _person_name(value: object) -> str:
-    """PN without trailing empty components and groups (PS3.5 6.2.1), so ``A^B=^=^`` equals ``A^B``."""
-    groups = [group.rstrip("^") for group in ("" if value is None else str(value)).strip().split("=")]
-    while len(groups) > 1 and not groups[-1]:
-        groups.pop()
-    return "=".join(groups)
-
-
 def _text(keyword: str, value: object) -> str:
     if keyword == "PatientName":
-        return _person_name(value)
+        return normalized_person_name(value)
     return "" if value is None else str(value).strip()
 
 
