@@ -51,7 +51,7 @@ from typing import Any, Protocol
 from benchlib import BenchError, ChildProcess, finish, machine_facts, rounded
 from pydicom.dataset import Dataset
 
-from simulator.config import Endpoint, PacsConfig
+from simulator.config import Endpoint, OrthancPacsConfig
 from simulator.journal import Journal
 from simulator.net import DicomClient
 from simulator.nodes.archive import EmbeddedArchive
@@ -184,7 +184,7 @@ class OrthancPacs:
     def __init__(self, workdir: Path) -> None:
         from simulator.pacs.orthanc import OrthancBackend
 
-        self._backend = OrthancBackend(PacsConfig(backend="orthanc", ae_title=PACS_AE), workdir)
+        self._backend = OrthancBackend(OrthancPacsConfig(ae_title=PACS_AE), workdir)
         qa_peer = Endpoint(ae_title=QA_AE, host=HOST, port=104)  # the port is only used for C-MOVE to the QA
         try:
             self.endpoint = self._backend.start(peers=[qa_peer], journal=Journal())
@@ -599,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             from simulator.pacs.orthanc import find_binary
 
-            if find_binary(PacsConfig().orthanc_binary) is None:
+            if find_binary(OrthancPacsConfig().binary) is None:
                 print("Orthanc binary not found (Debian package 'orthanc'): skipping the Orthanc PACS")
             else:
                 factories.append(("Orthanc", lambda: OrthancPacs(tmp / "orthanc")))

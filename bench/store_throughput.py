@@ -46,7 +46,7 @@ import benchlib
 from benchlib import BenchError, ChildProcess, rounded
 from pydicom.dataset import Dataset
 
-from simulator.config import Endpoint, PacsConfig
+from simulator.config import Endpoint, OrthancPacsConfig
 from simulator.journal import Journal
 from simulator.net import DicomClient
 from simulator.nodes.archive import EmbeddedArchive
@@ -161,7 +161,7 @@ class OrthancTarget:
     def __init__(self, workdir: Path) -> None:
         from simulator.pacs.orthanc import OrthancBackend
 
-        self._backend = OrthancBackend(PacsConfig(backend="orthanc", ae_title=PACS_AE), workdir)
+        self._backend = OrthancBackend(OrthancPacsConfig(ae_title=PACS_AE), workdir)
         try:
             self.endpoint = self._backend.start(peers=[], journal=Journal())
         except BaseException:
@@ -460,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             from simulator.pacs.orthanc import find_binary
 
-            if find_binary(PacsConfig().orthanc_binary) is None:
+            if find_binary(OrthancPacsConfig().binary) is None:
                 print("Orthanc binary not found (Debian package 'orthanc'): skipping the Orthanc PACS")
             else:
                 factories.append(("Orthanc", lambda: OrthancTarget(tmp / "orthanc")))

@@ -29,6 +29,7 @@ from simulator.config import (
     load_department,
 )
 from simulator.errors import ConfigError, HarnessError
+from simulator.overrides import Overrides, apply_overrides
 
 app = typer.Typer(
     name="radsim",
@@ -102,42 +103,9 @@ def main_callback(
 # -- run -------------------------------------------------------------------------------------------------------
 
 
-def _department_for_run(department: Path | None, pacs: str | None, pacs_aet: str | None, pacs_host: str | None,
-                        pacs_port: int | None, pacs_url: str | None, orthanc_binary: str | None,
-                        ws_port: int | None, qa_port: int | None, listen_host: str | None) -> DepartmentConfig:
+def _department_for_run(department: Path | None, overrides: Overrides) -> DepartmentConfig:
     config = load_department(department) if department else default_department()
-    if pacs is not None and pacs not in BACKENDS:
-        raise ConfigError(f"unknown PACS backend '{pacs}' (choose one of: {', '.join(BACKENDS)})")
-    updates: dict[str, Any] = {}
-    for key, value in (("backend", pacs), ("ae_title", pacs_aet), ("host", pacs_host), ("port", pacs_port),
-                       ("http_url", pacs_url), ("orthanc_binary", orthanc_binary)):
-        if value is not None:
-            updates[key] = value
-    try:
-        pacs_config = config.pacs.model_validate({**config.pacs.model_dump(), **updates})
-    except ValueError as exc:
-        raise ConfigError(f"invalid PACS option: {exc}".splitlines()[0]) from None
-    config = config.with_pacs(pacs_config)
-    for role, port in ((Role.WORKSTATION, ws_port), (Role.QA, qa_port)):
-        for node in config.nodes_with_role(role):
-            changes: dict[str, Any] = {}
-            if port is not None:
-                changes["port"] = port
-            if listen_host is not None:
-                changes["host"] = listen_host
-            if changes:
-                config = config.with_node(node.model_copy(update=changes))
-    if config.pacs.backend == "remote":
-        if not config.pacs.port:
-            raise ConfigError("--pacs remote needs --pacs-port (and --pacs-aet, --pacs-host) of your PACS")
-        # The PACS sends to workstations (C-MOVE) and QA nodes; modalities and the RIS only call it (a modality's
-        # port matters for storage commitment results on a new association: fix it in a department file).
-        unfixed = [n for n in config.nodes if n.role in (Role.WORKSTATION, Role.QA) and n.port == 0]
-        if unfixed:
-            raise ConfigError(
-                "--pacs remote needs fixed ports for the nodes your PACS sends to: give --ws-port and --qa-port "
-                f"(unset: {', '.join(n.name for n in unfixed)}), then register them at the PACS")
-    return config
+    return apply_overrides(config, overrides)
 
 
 def _registration_lines(config: DepartmentConfig) -> list[str]:
@@ -164,26 +132,34 @@ def run(
     pacs_aet: Annotated[str | None, typer.Option(help="AE title of the PACS.")] = None,
     pacs_host: Annotated[str | None, typer.Option(help="Host of a remote PACS.")] = None,
     pacs_port: Annotated[int | None, typer.Option(help="DICOM port of the PACS (0 = allocate for managed).")] = None,
-    pacs_url: Annotated[str | None, typer.Option(help="HTTP base URL of a remote PACS (DICOMweb).")] = None,
-    orthanc_binary: Annotated[str | None, typer.Option(help="Orthanc executable for --pacs orthanc.")] = None,
+    pacs_url: Annotated[str | None, typer.Option(help="DICOMweb root URL of a remote PACS.")] = None,
+    pacs_binary: Annotated[str | None, typer.Option(
+        "--pacs-binary", "--orthanc-binary",
+        help="Executable of a PACS radsim starts: Orthanc, dcmqrscp, or the Java runtime for pixelmed.")] = None,
     department: Annotated[Path | None, typer.Option(help="Department YAML (default: the shipped one).")] = None,
     ws_port: Annotated[int | None, typer.Option(help="Listening port of the workstation(s).")] = None,
     qa_port: Annotated[int | None, typer.Option(help="Listening port of the QA node(s).")] = None,
     listen_host: Annotated[str | None, typer.Option(
         help="Address our nodes listen on and that a remote PACS must reach them at.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write report.json (results and journal) into DIR.")] = None,
+    deviations: Annotated[list[Path] | None, typer.Option(
+        "--deviations", help="A known-deviations YAML file to use besides the shipped one (repeatable).")] = None,
 ) -> None:
     """Run scenarios against a department and print a results table; exit 0 only if all passed."""
+    from simulator.conformance.deviations import deviation_book
     from simulator.department import Department
     from simulator.report import build_report, print_results, write_report
+    from simulator.report.console import outcome_style
     from simulator.scenario import Outcome, discover, load_scenario, run_scenario
 
-    config = _department_for_run(department, pacs, pacs_aet, pacs_host, pacs_port, pacs_url, orthanc_binary,
-                                 ws_port, qa_port, listen_host)
+    config = _department_for_run(department, Overrides(
+        pacs=pacs, pacs_aet=pacs_aet, pacs_host=pacs_host, pacs_port=pacs_port, pacs_url=pacs_url,
+        pacs_binary=pacs_binary, ws_port=ws_port, qa_port=qa_port, listen_host=listen_host))
     files = discover(paths or [DEFAULT_SCENARIOS])
     if not files:
         raise ConfigError(f"no scenario files (*.yaml) under {', '.join(str(p) for p in paths or [DEFAULT_SCENARIOS])}")
     scenarios = [load_scenario(path) for path in files]  # every file is checked before anything starts
+    book = deviation_book(deviations or [])
     if config.pacs.backend == "remote":
         out.print(f"Before C-MOVE can work, register these AEs at the PACS {config.pacs.ae_title}@"
                   f"{config.pacs.host}:{config.pacs.port}:", highlight=False)
@@ -194,9 +170,9 @@ def run(
         results = []
         for scenario in scenarios:
             dept.reset()
-            result = run_scenario(scenario, dept)
+            result = run_scenario(scenario, dept, book)
             results.append(result)
-            style = "green" if result.passed else "yellow" if result.outcome is Outcome.NOT_SUPPORTED else "red"
+            style = outcome_style(result.outcome)
             out.print(f"[{style}]{result.outcome.value:>13}[/{style}]  {scenario.name}", highlight=False)
         print_results(out, results, dept.pacs.describe())
         if report is not None:
@@ -243,12 +219,16 @@ def serve_archive(
     data: Annotated[Path, typer.Option(help="Folder for the files and the SQLite index.")] = Path("radsim-archive"),
     peer: Annotated[list[str] | None, typer.Option(
         help="A C-MOVE destination as AET@HOST:PORT (repeatable).")] = None,
+    relational: Annotated[bool, typer.Option(
+        "--relational/--hierarchical-only",
+        help="Accept relational queries and retrieves when proposed (PS3.4 C.4.1.2.2.2), or answer only "
+             "hierarchical ones, as a strict baseline SCP does.")] = True,
 ) -> None:
-    """The embedded archive as a standalone Storage and Query/Retrieve SCP."""
+    """The embedded archive as a standalone Storage, Query/Retrieve and Storage Commitment SCP."""
     from simulator.nodes.archive import EmbeddedArchive
 
     peers = {e.ae_title: e for e in (Endpoint.parse(p) for p in peer or [])}
-    archive = EmbeddedArchive(data, ae_title=_ae(aet), peers=peers)
+    archive = EmbeddedArchive(data, ae_title=_ae(aet), peers=peers, relational=relational)
     endpoint = archive.start(host, _check_port(port))
     _wait_for_signal("archive", endpoint, archive.stop)
 

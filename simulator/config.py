@@ -10,9 +10,19 @@ import re
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from simulator.errors import ConfigError, PeerDescription
 from simulator.yamlfile import load_model
@@ -89,25 +99,91 @@ class LinkConfig(BaseModel):
     target: str
 
 
-BackendName = Literal["embedded", "orthanc", "remote"]
 WorklistSource = Literal["auto", "ris", "pacs"]
-BACKENDS: tuple[str, ...] = ("embedded", "orthanc", "remote")
 
 
-class PacsConfig(BaseModel):
-    """The archive under test. The department refers to it as node ``PACS``."""
+class _PacsCommon(BaseModel):
+    """What every PACS backend has: where it listens (PS3.8 7.1) and how long it may take to become ready."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    backend: BackendName = "embedded"
     ae_title: AETitle = "RADSIM_PACS"
     host: str = "127.0.0.1"
-    port: Port = 0
-    http_url: str | None = Field(
-        default=None, description="Base HTTP URL (Orthanc REST / DICOMweb root) for remote PACS"
-    )
-    orthanc_binary: str = "Orthanc"
+    port: Port = Field(default=0, description="DICOM port; 0 = a free one (managed backends only)")
     ready_timeout_s: float = Field(default=30.0, gt=0)
+
+
+class EmbeddedPacsConfig(_PacsCommon):
+    """radsim's own archive, in this process (the default)."""
+
+    backend: Literal["embedded"] = "embedded"
+
+
+class OrthancPacsConfig(_PacsCommon):
+    """Debian's Orthanc, started as a child process with a generated configuration."""
+
+    backend: Literal["orthanc"] = "orthanc"
+    binary: str = Field(default="Orthanc", validation_alias=AliasChoices("binary", "orthanc_binary"))
+
+
+class DcmqrscpPacsConfig(_PacsCommon):
+    """DCMTK's ``dcmqrscp``, started as a child process with a generated configuration file."""
+
+    backend: Literal["dcmqrscp"] = "dcmqrscp"
+    binary: str = "dcmqrscp"
+
+
+class PixelmedPacsConfig(_PacsCommon):
+    """PixelMed's ``DicomAndWebStorageServer`` (Debian's ``pixelmed-apps``), started with a generated properties
+    file; ``binary`` is the Java runtime."""
+
+    backend: Literal["pixelmed"] = "pixelmed"
+    binary: str = "java"
+    classpath: str | None = Field(default=None, description="Java class path (default: Debian's jars)")
+
+
+class RemotePacsConfig(_PacsCommon):
+    """Any PACS given by AE title, host and port; radsim neither starts nor wipes it."""
+
+    backend: Literal["remote"] = "remote"
+    http_url: str | None = Field(default=None, description="DICOMweb root of the remote PACS (QIDO/WADO/STOW-RS)")
+
+    @model_validator(mode="after")
+    def _port_given(self) -> RemotePacsConfig:
+        if self.port == 0:
+            raise ValueError("a remote PACS needs its DICOM port (port: 0 means 'allocate', which only a PACS "
+                             "radsim starts can do)")
+        return self
+
+
+def _default_backend(value: Any) -> Any:
+    """A ``pacs`` mapping without ``backend`` is the embedded archive."""
+    if isinstance(value, dict) and "backend" not in value:
+        return {**value, "backend": "embedded"}
+    return value
+
+
+# The PACS section of a department: one model per backend, chosen by ``backend`` (default ``embedded``).
+PacsConfig = Annotated[
+    EmbeddedPacsConfig | OrthancPacsConfig | DcmqrscpPacsConfig | PixelmedPacsConfig | RemotePacsConfig,
+    Field(discriminator="backend"),
+]
+PACS_CONFIGS: dict[str, type[_PacsCommon]] = {
+    "embedded": EmbeddedPacsConfig, "orthanc": OrthancPacsConfig, "dcmqrscp": DcmqrscpPacsConfig,
+    "pixelmed": PixelmedPacsConfig, "remote": RemotePacsConfig,
+}
+BACKENDS: tuple[str, ...] = tuple(PACS_CONFIGS)
+_PACS_ADAPTER: TypeAdapter[PacsConfig] = TypeAdapter(PacsConfig)
+
+
+def pacs_config(**fields: Any) -> PacsConfig:
+    """A PACS configuration from keyword fields (``backend`` picks the model; default ``embedded``)."""
+    try:
+        return _PACS_ADAPTER.validate_python(_default_backend(fields))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or "backend"
+        raise ConfigError(f"invalid PACS setting '{where}': {first['msg']}") from None
 
 
 PACS_NODE = "PACS"
@@ -121,7 +197,7 @@ class DepartmentConfig(BaseModel):
     name: str = "department"
     nodes: tuple[NodeConfig, ...]
     links: tuple[LinkConfig, ...] = ()
-    pacs: PacsConfig = PacsConfig()
+    pacs: Annotated[PacsConfig, BeforeValidator(_default_backend)] = EmbeddedPacsConfig()
     worklist: WorklistSource = Field(
         default="auto",
         description="Who answers the modalities' worklist queries: our RIS node, the PACS (e.g. Orthanc's worklist "

@@ -191,8 +191,7 @@ class Department:
         return self.ris
 
     def _pacs_worklist_dir(self) -> Path | None:
-        folder = getattr(self.pacs, "worklist_dir", None)
-        return folder if isinstance(folder, Path) else None
+        return self.pacs.worklist_dir
 
     # -- lookup -----------------------------------------------------------------------------------------------
 
@@ -231,23 +230,21 @@ class Department:
         the same AE title and port. ``abrupt``: a QA node dies as a killed process would (associations aborted,
         nothing drained, its queue stays on disk, see ``QANode.kill``); a PACS process of its own is killed
         (SIGKILL) rather than asked to stop. Returns a line for the transcript."""
-        import os
-        import signal
-
         if name in self._stopped_nodes:
             raise HarnessError(f"node '{name}' is already stopped")
         if name == PACS_NODE:
             pacs = self.pacs
-            if pacs.name == "remote":
+            if Capability.RESTART not in pacs.capabilities:
                 raise NotSupported(f"{pacs.name} PACS is not managed by radsim: it cannot be stopped or started")
             endpoint = pacs.endpoint
             # Started again on the port it has now, so that every QA node's destination stays valid.
             pacs.config = pacs.config.model_copy(update={"port": endpoint.port})
-            pid = getattr(pacs, "pid", None)
-            if abrupt and isinstance(pid, int):
-                os.kill(pid, signal.SIGKILL)
-            pacs.stop()
-            how = "killed" if abrupt and isinstance(pid, int) else "stopped"
+            has_process = pacs.pid is not None
+            if abrupt:
+                pacs.kill()
+            else:
+                pacs.stop()
+            how = "killed" if abrupt and has_process else "stopped"
         else:
             qa = self.qa(name)
             endpoint = self.endpoint(name)
@@ -268,7 +265,7 @@ class Department:
             self.endpoint(name)  # an unknown name is a ConfigError
             raise HarnessError(f"node '{name}' is running; stop it first (stop_node)")
         if name == PACS_NODE:
-            peers: dict[str, Endpoint] = dict(getattr(self.pacs, "peers", None) or {})
+            peers: dict[str, Endpoint] = dict(self.pacs.peers)
             for node in self.config.nodes:
                 try:
                     endpoint = self.endpoint(node.name)

@@ -89,11 +89,20 @@ class AssociationAborted(NetworkError):
 
 
 class NoAcceptedContext(NetworkError):
-    """The peer accepted the association but none of the presentation contexts we need (PS3.8 9.3.3.2)."""
+    """The peer accepted the association but none of the presentation contexts we need (PS3.8 9.3.3.2).
 
-    def __init__(self, peer: PeerDescription, what: str) -> None:
+    ``results`` are the Result/Reason codes of the rejected contexts: 3 (abstract syntax not supported) and 4
+    (transfer syntaxes not supported) say the peer's configuration refuses them (:attr:`permanent`); 1 and 2 may
+    pass (dcmqrscp --no-parallel-store answers 1 to a second simultaneous store association)."""
+
+    def __init__(self, peer: PeerDescription, what: str, *, results: Sequence[int] = ()) -> None:
         self.peer = peer
+        self.results = tuple(results)
         super().__init__(f"{peer} accepted no presentation context for {what}")
+
+    @property
+    def permanent(self) -> bool:
+        return bool(self.results) and all(result in (3, 4) for result in self.results)
 
 
 class DimseFailure(NetworkError):
@@ -166,6 +175,17 @@ class BackendUnavailable(HarnessError):
 
 class NotSupported(HarnessError):
     """The PACS under test lacks a capability a scenario requires; a result, not a failure."""
+
+
+class RelationalQueryRefused(NotSupported):
+    """The peer did not accept relational queries in extended negotiation (PS3.4 C.4.1.2.2.2): it answers only
+    hierarchical ones, with a single value for each unique key above the query level."""
+
+    def __init__(self, peer: PeerDescription, model: str) -> None:
+        self.peer = peer
+        self.model = model
+        super().__init__(f"{peer} did not accept relational queries for the {model} root C-FIND model "
+                         "(PS3.4 C.4.1.2.2.2); only hierarchical queries may be sent to it")
 
 
 class ConformanceFailure(HarnessError):

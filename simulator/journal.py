@@ -46,6 +46,10 @@ class Exchange:
         return data
 
 
+# Kinds of exchange that carry no DIMSE status of their own: never counted as failures.
+_NO_DIMSE_STATUS = frozenset({"ASSOCIATION", "TRANSCODE"})
+
+
 class Journal:
     """An append-only, thread-safe list of exchanges."""
 
@@ -88,7 +92,7 @@ class Journal:
                 continue
             row = out.setdefault(entry.kind, {"count": 0, "failed": 0, "bytes": 0, "total_s": 0.0})
             row["count"] += 1
-            row["failed"] += 0 if entry.ok or entry.kind == "ASSOCIATION" else 1
+            row["failed"] += 0 if entry.ok or entry.kind in _NO_DIMSE_STATUS else 1
             row["bytes"] += entry.bytes
             row["total_s"] += entry.duration_s
         for row in out.values():

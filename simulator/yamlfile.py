@@ -6,8 +6,9 @@ lets every validation error name the line a person has to edit.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 import yaml
@@ -15,6 +16,18 @@ import yaml
 from simulator.errors import ConfigError
 
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
+
+
+def check_regex(value: str) -> str:
+    """A field validator: ``value`` must compile as a Python regular expression."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+RegexText = Annotated[str, pydantic.AfterValidator(check_regex)]
 
 LocPath = tuple[str | int, ...]
 
@@ -65,9 +78,15 @@ def describe_validation_error(exc: pydantic.ValidationError, source: str, lines:
     """Turn the first pydantic error into a ConfigError naming file, line and field (others are appended)."""
     errors = exc.errors(include_url=False)
     first = errors[0]
-    loc = _field_path(prefix, tuple(first["loc"]), lines, missing=first["type"] == "missing")
-    field = ".".join(str(p) for p in loc) or None
+    raw_loc = tuple(first["loc"])
     message = str(first["msg"])
+    if first["type"] == "union_tag_invalid":  # a discriminated union (e.g. pacs.backend) given an unknown tag
+        ctx = first.get("ctx", {})
+        raw_loc = (*raw_loc, str(ctx.get("discriminator", "")).strip("'"))
+        expected = str(ctx.get("expected_tags", "")).replace("'", "")
+        message = f"unknown value '{ctx.get('tag')}' (choose one of: {expected})"
+    loc = _field_path(prefix, raw_loc, lines, missing=first["type"] == "missing")
+    field = ".".join(str(p) for p in loc) or None
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
     return ConfigError(message, source=source, line=line_for(lines, loc), field=field)

@@ -57,12 +57,12 @@ def listening(node: N) -> Iterator[N]:
 @contextmanager
 def running_orthanc(peers: Sequence[Any], journal: Any = None) -> Iterator[Any]:
     """A real Orthanc (Debian package) that knows ``peers``; skipped without it; stopped on exit."""
-    from simulator.config import PacsConfig
+    from simulator.config import OrthancPacsConfig
     from simulator.journal import Journal
     from simulator.pacs.orthanc import OrthancBackend
 
     require_binary("Orthanc", "orthanc")
-    pacs = OrthancBackend(PacsConfig(backend="orthanc", ready_timeout_s=30))
+    pacs = OrthancBackend(OrthancPacsConfig(ready_timeout_s=30))
     try:
         pacs.start(list(peers), journal if journal is not None else Journal())
         yield pacs

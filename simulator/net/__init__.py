@@ -33,8 +33,9 @@ from simulator.net.scp import (
     StoreReply,
     StoreRequest,
 )
-from simulator.net.scu import DicomClient, RetrieveOutcome, StoreOutcome
+from simulator.net.scu import DicomClient, PeerIdentity, RetrieveOutcome
 from simulator.net.status import describe_status, is_failure, is_success, is_warning
+from simulator.net.store import StoreInterrupted, StoreOutcome
 
 __all__ = [
     "Caller",
@@ -48,11 +49,13 @@ __all__ = [
     "MppsReply",
     "MppsRequest",
     "MppsResponse",
+    "PeerIdentity",
     "RetrieveOutcome",
     "RetrievePlan",
     "RetrieveRequest",
     "ScpFailure",
     "ScpService",
+    "StoreInterrupted",
     "StoreOutcome",
     "StoreReply",
     "StoreRequest",

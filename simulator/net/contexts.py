@@ -69,9 +69,11 @@ COMMON_STORAGE_SOP_CLASSES: tuple[str, ...] = (
 
 
 def storage_contexts_for(datasets: Iterable[Dataset]) -> list[PresentationContext]:
-    """Contexts for sending ``datasets`` unchanged: per SOP class, one context for each transfer syntax the
-    datasets are encoded in (so the acceptor cannot pick another one and force a conversion), plus one proposing
-    the native syntaxes as a fallback (PS3.8 9.3.2.2: one transfer syntax is accepted per context)."""
+    """Contexts for sending ``datasets``: per SOP class, first one context proposing the native syntaxes (Explicit,
+    then Implicit VR Little Endian: the one every SCP accepts, PS3.5 10.1), then one context for each other
+    transfer syntax the datasets are encoded in, so the acceptor cannot answer it with a syntax of its own choice
+    (PS3.8 9.3.2.2: one transfer syntax is accepted per context). A peer that accepts only the first context it
+    sees for a SOP class thus still accepts one an instance can travel in, after transcoding if need be."""
     syntaxes: dict[str, dict[str, None]] = {}
     for ds in datasets:
         sop_class = str(ds.SOPClassUID)
@@ -82,10 +84,10 @@ def storage_contexts_for(datasets: Iterable[Dataset]) -> list[PresentationContex
             wanted[str(ts)] = None
     contexts: list[PresentationContext] = []
     for sop_class, wanted in syntaxes.items():
-        contexts.extend(build_context(sop_class, [ts]) for ts in wanted)
         contexts.append(build_context(sop_class, list(NATIVE_SYNTAXES)))
+        contexts.extend(build_context(sop_class, [ts]) for ts in wanted)
     if len(contexts) > 128:
-        raise ValueError(f"{len(contexts)} SOP classes in one association; PS3.8 allows at most 128 contexts")
+        raise ValueError(f"{len(contexts)} presentation contexts in one association; PS3.8 allows at most 128")
     return contexts
 
 

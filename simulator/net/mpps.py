@@ -105,7 +105,7 @@ def _send(client: DicomClient, peer: Endpoint, operation: str, uid: str, dataset
                 rsp, attributes = assoc.send_n_set(dataset, MODALITY_PERFORMED_PROCEDURE_STEP, uid)
         except ValueError as exc:  # no accepted presentation context for the MPPS SOP Class
             raise NoAcceptedContext(peer.describe(), f"Modality Performed Procedure Step: {exc}") from None
-        status = client._status_of(rsp, peer, f"{operation} of {uid}")
+        status = client.status_of(rsp, peer, f"{operation} of {uid}")
         meaning = describe_status(status, operation)
         comment = str(rsp.ErrorComment) if rsp.get("ErrorComment") else None
         error_id = int(rsp.ErrorID) if rsp.get("ErrorID") is not None else None
@@ -117,7 +117,7 @@ def _send(client: DicomClient, peer: Endpoint, operation: str, uid: str, dataset
             detail["comment"] = comment
         if error_id is not None:
             detail["error_id"] = f"0x{error_id:04X}"
-        client._record(operation, peer, status, meaning, started, nbytes=watch.bytes_sent - before, detail=detail)
+        client.record(operation, peer, status, meaning, started, nbytes=watch.bytes_sent - before, detail=detail)
         duration = time.time() - started
     if is_failure(status):
         raise DimseFailure(operation, status, meaning, peer=peer.describe(), comment=comment,

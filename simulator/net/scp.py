@@ -147,12 +147,16 @@ class StoreReply:
 
 @dataclass(frozen=True)
 class FindRequest:
-    """An incoming C-FIND (PS3.4 C.4.1.1): ``model`` is ``patient``, ``study`` or ``worklist`` (PS3.4 K)."""
+    """An incoming C-FIND (PS3.4 C.4.1.1): ``model`` is ``patient``, ``study`` or ``worklist`` (PS3.4 K).
+
+    ``relational``: the requester asked for relational queries by extended negotiation and we accepted
+    (PS3.4 C.4.1.2.2.2); otherwise only hierarchical queries are valid (C.4.1.2.2.1)."""
 
     caller: Caller
     model: str
     identifier: Dataset
     is_cancelled: Callable[[], bool]
+    relational: bool = False
 
     @property
     def level(self) -> str:
@@ -168,6 +172,7 @@ class RetrieveRequest:
     identifier: Dataset
     destination_ae: str
     is_cancelled: Callable[[], bool]
+    relational: bool = False
 
 
 @dataclass
@@ -227,7 +232,7 @@ class DicomServer:
                  find: FindHandler | None = None, move: RetrieveHandler | None = None,
                  get: RetrieveHandler | None = None, worklist: FindHandler | None = None,
                  services: Sequence[ScpService] = (), max_pdu: int = DEFAULT_MAX_PDU,
-                 require_called_ae: bool = True) -> None:
+                 require_called_ae: bool = True, relational: bool = True) -> None:
         self.ae_title = ae_title
         self.node = node
         self.journal = journal
@@ -236,6 +241,7 @@ class DicomServer:
         self._move = move
         self._get = get
         self._worklist = worklist
+        self.relational = relational  # accept relational queries and retrieves when proposed (PS3.4 C.3.4)
         self.services = tuple(services)
         self._server: ThreadedAssociationServer | None = None
         self._lock = threading.Lock()
@@ -294,6 +300,8 @@ class DicomServer:
             handlers.append((evt.EVT_C_MOVE, self._on_move))
         if self._get is not None:
             handlers.append((evt.EVT_C_GET, self._on_get))
+        if self.relational and (self._find is not None or self._move is not None or self._get is not None):
+            handlers.append((evt.EVT_SOP_EXTENDED, self._on_sop_extended))
         for service in self.services:
             handlers.extend(service.handlers)
         try:
@@ -362,6 +370,20 @@ class DicomServer:
     def _on_aborted(self, event: Any) -> None:
         self._record(event, "ASSOCIATION", None, time.time(), meaning="aborted")
 
+    # -- extended negotiation (PS3.7 D.3.3.5) -------------------------------------------------------------------
+
+    def _on_sop_extended(self, event: Any) -> dict[str, bytes]:
+        """Accept relational queries and retrieves for the Query/Retrieve models we serve (PS3.4 C.3.4, C.4.2.2.2):
+        answer byte 1 of each proposed item as proposed for them, nothing for other SOP classes."""
+        served = {str(uids[op]) for uids in QUERY_MODELS.values()
+                  for op, handler in (("C-FIND", self._find), ("C-MOVE", self._move), ("C-GET", self._get))
+                  if handler is not None}
+        accepted: dict[str, bytes] = {}
+        for uid, info in (event.app_info or {}).items():
+            if str(uid) in served and info:
+                accepted[str(uid)] = bytes(info[:1])
+        return accepted
+
     # -- DIMSE handlers -----------------------------------------------------------------------------------------
 
     def _on_echo(self, event: Any) -> int:
@@ -399,7 +421,8 @@ class DicomServer:
         started = time.time()
         model = _find_model_of(event.request.AffectedSOPClassUID)
         handler = self._worklist if model == "worklist" else self._find
-        request = FindRequest(_caller(event), model, event.identifier, lambda: bool(event.is_cancelled))
+        request = FindRequest(_caller(event), model, event.identifier, lambda: bool(event.is_cancelled),
+                              relational=_relational(event))
         count = 0
         detail = {"level": request.level, "model": model}
         last: tuple[int, Dataset | None] | None = None  # a final non-success answer, sent after journalling
@@ -435,7 +458,7 @@ class DicomServer:
         started = time.time()
         model = _model_of(event.request.AffectedSOPClassUID, operation)
         request = RetrieveRequest(_caller(event), model, event.identifier, destination_ae,
-                                  lambda: bool(event.is_cancelled))
+                                  lambda: bool(event.is_cancelled), relational=_relational(event))
         detail: dict[str, Any] = {"model": model, "destination": destination_ae}
         try:
             plan = handler(request)
@@ -477,6 +500,12 @@ class DicomServer:
                 return
             yield PENDING, ds
         self._record(event, operation, 0x0000, started, detail={**detail, "sub_operations": len(plan.instances)})
+
+
+def _relational(event: Any) -> bool:
+    """Whether relational queries/retrieves were negotiated for the request's SOP class on this association."""
+    accepted = event.assoc.acceptor.sop_class_extended.get(str(event.request.AffectedSOPClassUID), b"")
+    return bytes(accepted[:1]) == b"\x01"
 
 
 def _model_of(sop_class: object, operation: str) -> str:

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
-from pydicom.filereader import read_file_meta_info
+from pydicom.uid import UID
 from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
-from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
+from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation, SOPClassExtendedNegotiation
 from pynetdicom.presentation import PresentationContext
 
 from simulator.config import Endpoint
@@ -32,6 +32,7 @@ from simulator.errors import (
     DimseFailure,
     NoAcceptedContext,
     PeerUnreachable,
+    RelationalQueryRefused,
 )
 from simulator.journal import Exchange, Journal
 from simulator.net.contexts import (
@@ -40,10 +41,10 @@ from simulator.net.contexts import (
     NATIVE_SYNTAXES,
     QUERY_MODELS,
     VERIFICATION,
-    storage_contexts_for,
 )
 from simulator.net.scp import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from simulator.net.status import CANCEL, PENDING, describe_status, is_failure
+from simulator.net.store import CONTEXT_RESULTS, StoreInterrupted, StoreOutcome, store_lane
 
 
 @dataclass(frozen=True)
@@ -56,19 +57,16 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
-class StoreOutcome:
-    """The answer to one C-STORE request (PS3.4 B.2.3)."""
+class PeerIdentity:
+    """What a peer says of itself in its A-ASSOCIATE-AC (PS3.7 D.3.3.2, D.3.3.3; PS3.8 D.1)."""
 
-    sop_instance_uid: str
-    status: int
-    meaning: str
-    comment: str | None
-    duration_s: float
-    bytes: int
+    implementation_class_uid: str
+    implementation_version_name: str
+    max_pdu_length: int
 
-    @property
-    def ok(self) -> bool:
-        return not is_failure(self.status)
+    def describe(self) -> str:
+        version = f" {self.implementation_version_name}" if self.implementation_version_name else ""
+        return f"implementation {self.implementation_class_uid}{version}, max PDU {self.max_pdu_length}"
 
 
 @dataclass
@@ -115,6 +113,7 @@ class _AssociationWatch:
     def __init__(self) -> None:
         self.bytes_sent = 0
         self.connected = False
+        self.accepted = False  # an A-ASSOCIATE-AC arrived
         self.reject_reason: str | None = None
 
     def handlers(self) -> list[tuple[Any, Callable[..., None]]]:
@@ -140,6 +139,13 @@ class _AssociationWatch:
         result = getattr(primitive, "result", None)
         if result in (0x01, 0x02):
             self.reject_reason = f"{primitive.result_str}, {primitive.source_str}: {primitive.reason_str}"
+        elif result == 0x00:
+            self.accepted = True
+
+
+# PS3.4 C.3.4, Table C.3-1: byte 1 of the Service Class Application Information of C-FIND extended negotiation,
+# 1 = relational queries supported.
+RELATIONAL_QUERIES = b"\x01"
 
 
 class DicomClient:
@@ -167,10 +173,11 @@ class DicomClient:
 
     @contextmanager
     def associate(self, peer: Endpoint, contexts: Sequence[PresentationContext], *, purpose: str,
-                  roles: Sequence[SCP_SCU_RoleSelectionNegotiation] = (),
+                  roles: Sequence[Any] = (),
                   handlers: Sequence[tuple[Any, Callable[..., Any]]] = ()) -> Iterator[
                       tuple[Association, _AssociationWatch]]:
-        """Open an association for ``purpose``; raise a typed error if it cannot be established."""
+        """Open an association for ``purpose``; raise a typed error if it cannot be established. ``roles`` are
+        extended negotiation items (SCP/SCU role selection, SOP class extended negotiation; PS3.7 D.3.3)."""
         ae = self._new_ae()
         watch = _AssociationWatch()
         started = time.time()
@@ -179,11 +186,15 @@ class DicomClient:
             ext_neg=list(roles) or None, evt_handlers=[*watch.handlers(), *handlers],
         )
         if not assoc.is_established:
-            self._record("ASSOCIATION", peer, None, "not established", started, detail={"purpose": purpose})
+            self.record("ASSOCIATION", peer, None, "not established", started, detail={"purpose": purpose})
             assoc.kill() if hasattr(assoc, "kill") else None
             desc = peer.describe()
             if watch.reject_reason:
                 raise AssociationRejected(desc, self.ae_title, watch.reject_reason)
+            rejected = list(getattr(assoc, "rejected_contexts", []) or [])
+            if watch.accepted and rejected:  # A-ASSOCIATE-AC with every context rejected (PS3.8 9.3.3.2)
+                raise NoAcceptedContext(desc, f"{purpose} ({_context_results(rejected)})",
+                                        results=[int(cx.result or 0) for cx in rejected])
             if not watch.connected:
                 raise PeerUnreachable(desc, f"TCP connect for {purpose}", "connection refused or timed out")
             if assoc.is_aborted:
@@ -200,7 +211,7 @@ class DicomClient:
             else:
                 assoc.abort()
 
-    def _record(self, kind: str, peer: Endpoint, status: int | None, meaning: str, started: float,
+    def record(self, kind: str, peer: Endpoint, status: int | None, meaning: str, started: float,
                 *, nbytes: int = 0, detail: dict[str, Any] | None = None) -> None:
         self.journal.record(Exchange(
             node=self.node, kind=kind, role="SCU", local_ae=self.ae_title, peer_ae=peer.ae_title,
@@ -209,7 +220,7 @@ class DicomClient:
         ))
 
     @staticmethod
-    def _status_of(rsp: Dataset | None, peer: Endpoint, operation: str) -> int:
+    def status_of(rsp: Dataset | None, peer: Endpoint, operation: str) -> int:
         if rsp is None or "Status" not in rsp:
             raise AssociationAborted(peer.describe(), operation, "no response before the DIMSE timeout")
         return int(rsp.Status)
@@ -221,81 +232,98 @@ class DicomClient:
         with self.associate(peer, [_context(VERIFICATION)], purpose="C-ECHO") as (assoc, _):
             started = time.time()
             rsp = assoc.send_c_echo()
-            status = self._status_of(rsp, peer, "C-ECHO")
+            status = self.status_of(rsp, peer, "C-ECHO")
             meaning = describe_status(status, "C-ECHO")
-            self._record("C-ECHO", peer, status, meaning, started)
+            self.record("C-ECHO", peer, status, meaning, started)
             if status != 0:
                 raise DimseFailure("C-ECHO", status, meaning, peer=peer.describe())
             return time.time() - started
 
+    def identify(self, peer: Endpoint) -> PeerIdentity:
+        """C-ECHO ``peer`` and return what its A-ASSOCIATE-AC says of it: implementation class UID, version name
+        and maximum PDU length."""
+        with self.associate(peer, [_context(VERIFICATION)], purpose="C-ECHO") as (assoc, _):
+            started = time.time()
+            rsp = assoc.send_c_echo()
+            status = self.status_of(rsp, peer, "C-ECHO")
+            acceptor = assoc.acceptor
+            identity = PeerIdentity(str(acceptor.implementation_class_uid or ""),
+                                    str(acceptor.implementation_version_name or "").strip(),
+                                    int(acceptor.maximum_length or 0))
+            meaning = describe_status(status, "C-ECHO")
+            self.record("C-ECHO", peer, status, meaning, started,
+                         detail={"implementation_class_uid": identity.implementation_class_uid,
+                                 "implementation_version_name": identity.implementation_version_name,
+                                 "max_pdu_length": identity.max_pdu_length})
+            if status != 0:
+                raise DimseFailure("C-ECHO", status, meaning, peer=peer.describe())
+            return identity
+
     # -- C-STORE (PS3.4 B) ---------------------------------------------------------------------------------------
 
-    def store(self, peer: Endpoint, datasets: Sequence[Dataset | Path], *,
-              associations: int = 1) -> list[StoreOutcome]:
+    def store(self, peer: Endpoint, datasets: Sequence[Dataset | Path], *, associations: int = 1,
+              transcode: bool = True) -> list[StoreOutcome]:
         """Send every dataset (or Part 10 file, sent without decoding); return one outcome each, in order.
 
-        ``associations`` > 1 spreads the datasets over parallel associations (the lever for throughput).
+        ``associations`` > 1 spreads the datasets over parallel associations (the lever for throughput). An
+        instance whose stored syntax the peer refused goes in a native syntax it accepted (``transcode``), or
+        not at all (an outcome with ``status`` None, see :mod:`simulator.net.store`). When an association fails,
+        :class:`StoreInterrupted` carries the outcome of every instance answered before it.
         """
         if not datasets:
             return []
-        lanes = max(1, min(associations, len(datasets)))
+        items = list(datasets)
+        lanes = max(1, min(associations, len(items)))
         if lanes == 1:
-            return self._store_lane(peer, list(datasets))
-        chunks = [list(datasets[i::lanes]) for i in range(lanes)]
-        with ThreadPoolExecutor(max_workers=lanes) as pool:
-            results = list(pool.map(lambda chunk: self._store_lane(peer, chunk), chunks))
-        ordered: list[StoreOutcome] = [None] * len(datasets)  # type: ignore[list-item]
-        for lane, outcomes in enumerate(results):
-            for offset, outcome in enumerate(outcomes):
+            results = [store_lane(self, peer, items, allow_transcode=transcode)]
+        else:
+            chunks = [items[i::lanes] for i in range(lanes)]
+            with ThreadPoolExecutor(max_workers=lanes) as pool:
+                results = list(pool.map(lambda chunk: store_lane(self, peer, chunk, allow_transcode=transcode),
+                                        chunks))
+        ordered: list[StoreOutcome | None] = [None] * len(items)
+        for lane, result in enumerate(results):
+            for offset, outcome in enumerate(result.outcomes):
                 ordered[lane + offset * lanes] = outcome
-        return ordered
-
-    def _store_lane(self, peer: Endpoint, items: list[Dataset | Path]) -> list[StoreOutcome]:
-        outcomes: list[StoreOutcome] = []
-        headers = [_header(item) for item in items]
-        contexts = storage_contexts_for(headers)
-        with self.associate(peer, contexts, purpose="C-STORE") as (assoc, watch):
-            for item, header in zip(items, headers, strict=True):
-                ds = item
-                uid = str(header.SOPInstanceUID) if "SOPInstanceUID" in header else ""
-                started = time.time()
-                before = watch.bytes_sent
-                try:
-                    rsp = assoc.send_c_store(ds)
-                except ValueError as exc:  # no accepted context for this SOP class / transfer syntax
-                    raise NoAcceptedContext(peer.describe(), f"{header.SOPClassUID}: {exc}") from None
-                if not assoc.is_established and (rsp is None or "Status" not in rsp):
-                    raise AssociationAborted(
-                        peer.describe(), f"C-STORE of {uid}",
-                        f"{len(outcomes)} of {len(items)} instances were acknowledged before it",
-                    )
-                status = self._status_of(rsp, peer, f"C-STORE of {uid}")
-                meaning = describe_status(status, "C-STORE")
-                comment = str(rsp.ErrorComment) if "ErrorComment" in rsp else None
-                nbytes = watch.bytes_sent - before
-                self._record("C-STORE", peer, status, meaning, started, nbytes=nbytes,
-                             detail={"sop_instance_uid": uid, **({"comment": comment} if comment else {})})
-                outcomes.append(StoreOutcome(uid, status, meaning, comment, time.time() - started, nbytes))
-        return outcomes
+        errors = [r.error for r in results if r.error is not None]
+        if errors:
+            interrupted = StoreInterrupted(ordered, errors)
+            interrupted.lanes_established = sum(r.established for r in results)
+            raise interrupted
+        return [o for o in ordered if o is not None]
 
     # -- C-FIND (PS3.4 C.4.1) ----------------------------------------------------------------------------------
 
-    def find(self, peer: Endpoint, identifier: Dataset, *, model: str = "study") -> list[Dataset]:
+    def find(self, peer: Endpoint, identifier: Dataset, *, model: str = "study",
+             relational: bool = False) -> list[Dataset]:
         """Return every match; raise DimseFailure on a failure status (never an empty list on failure).
 
         ``model`` is ``study``, ``patient`` (PS3.4 C.6) or ``worklist`` (Modality Worklist, PS3.4 K.6.1).
+        ``relational`` proposes relational queries by extended negotiation (PS3.4 C.4.1.2.2.2, C.3.4); when the
+        peer does not accept them the query is not sent and :class:`RelationalQueryRefused` is raised, since a
+        baseline SCP only answers hierarchical queries (PS3.4 C.4.1.2.2.1).
         """
         try:
             sop_class = FIND_MODELS[model]
         except KeyError:
             raise ValueError(f"unknown C-FIND model '{model}' (use 'patient', 'study' or 'worklist')") from None
-        with self.associate(peer, [_context(sop_class)], purpose="C-FIND") as (assoc, _):
+        roles: list[Any] = []
+        if relational:
+            item = SOPClassExtendedNegotiation()
+            item.sop_class_uid = sop_class
+            item.service_class_application_information = RELATIONAL_QUERIES
+            roles.append(item)
+        with self.associate(peer, [_context(sop_class)], purpose="C-FIND", roles=roles) as (assoc, _):
+            if relational:
+                accepted = assoc.acceptor.sop_class_extended.get(sop_class, b"")
+                if accepted[:1] != RELATIONAL_QUERIES:
+                    raise RelationalQueryRefused(peer.describe(), model)
             started = time.time()
             matches: list[Dataset] = []
             status: int | None = None
             comment: str | None = None
             for rsp, ident in assoc.send_c_find(identifier, sop_class):
-                status = self._status_of(rsp, peer, "C-FIND")
+                status = self.status_of(rsp, peer, "C-FIND")
                 if "ErrorComment" in rsp:
                     comment = str(rsp.ErrorComment)
                 if status in (PENDING, 0xFF01):
@@ -307,7 +335,7 @@ class DicomClient:
                 raise AssociationAborted(peer.describe(), "C-FIND", "no response")
             meaning = describe_status(status, "C-FIND")
             level = str(identifier.get("QueryRetrieveLevel", ""))
-            self._record("C-FIND", peer, status, meaning, started,
+            self.record("C-FIND", peer, status, meaning, started,
                          detail={"level": level, "model": model, "matches": len(matches)})
             if is_failure(status):
                 raise DimseFailure("C-FIND", status, meaning, peer=peer.describe(), comment=comment)
@@ -332,7 +360,7 @@ class DicomClient:
                     assoc, sop_class, cancel_after,
                 )
             except AssociationAborted as exc:
-                self._record("C-MOVE", peer, None, "aborted", started, detail={"destination": destination_ae})
+                self.record("C-MOVE", peer, None, "aborted", started, detail={"destination": destination_ae})
                 raise AssociationAborted(
                     peer.describe(), f"C-MOVE to '{destination_ae}'",
                     f"some PACS (Orthanc among them) abort instead of answering 0xA801 when the move destination "
@@ -403,7 +431,7 @@ class DicomClient:
         outcome = RetrieveOutcome(operation, status=-1, meaning="")
         pendings = 0
         for rsp, ident in responses:
-            status = self._status_of(rsp, peer, operation)
+            status = self.status_of(rsp, peer, operation)
             outcome.status = status
             outcome.completed = int(rsp.get("NumberOfCompletedSuboperations", outcome.completed) or 0)
             outcome.failed = int(rsp.get("NumberOfFailedSuboperations", outcome.failed) or 0)
@@ -427,7 +455,7 @@ class DicomClient:
 
     def _record_retrieve(self, outcome: RetrieveOutcome, peer: Endpoint, started: float,
                          detail: dict[str, Any]) -> None:
-        self._record(outcome.operation, peer, outcome.status, outcome.meaning, started, detail={
+        self.record(outcome.operation, peer, outcome.status, outcome.meaning, started, detail={
             **detail, "completed": outcome.completed, "failed": outcome.failed, "warning": outcome.warning,
             "remaining": outcome.remaining, **({"cancel_sent": True} if outcome.cancel_sent else {}),
         })
@@ -465,17 +493,12 @@ def _check_cancel_after(cancel_after: int | None) -> None:
         raise ValueError(f"cancel_after must be at least 1 (pending responses before C-CANCEL), not {cancel_after}")
 
 
-def _header(item: Dataset | Path) -> Dataset:
-    """What sending needs of an instance: SOP Class and Instance UID and transfer syntax. For a file only its File
-    Meta Information is read (PS3.10 7.1), not the data set."""
-    if isinstance(item, Dataset):
-        return item
-    meta = read_file_meta_info(item)
-    header = Dataset()
-    header.SOPClassUID = meta.get("MediaStorageSOPClassUID", "")
-    header.SOPInstanceUID = meta.get("MediaStorageSOPInstanceUID", "")
-    header.file_meta = meta
-    return header
+def _context_results(rejected: Sequence[PresentationContext]) -> str:
+    """Each rejected context's SOP class and reason, e.g. 'CT Image Storage: abstract syntax not supported'."""
+    parts = dict.fromkeys(
+        f"{UID(str(cx.abstract_syntax)).name or cx.abstract_syntax}: "
+        f"{CONTEXT_RESULTS.get(int(cx.result or 0), f'result {cx.result}')}" for cx in rejected)
+    return "; ".join(parts)
 
 
 def _context(abstract_syntax: str, syntaxes: Sequence[str] = NATIVE_SYNTAXES) -> PresentationContext:

@@ -14,6 +14,7 @@ from simulator.config import Endpoint
 from simulator.journal import Journal
 from simulator.net import DicomClient, DicomServer, RetrieveOutcome, StoreReply, StoreRequest
 from simulator.net.dicomweb import DicomWebClient, StowOutcome
+from simulator.net.hierarchy import InstanceRef, study_instances
 from simulator.nodes.listening import ListeningNode
 from simulator.synth.study import pixel_digest
 
@@ -72,8 +73,16 @@ class Workstation(ListeningNode):
 
     # -- queries and retrieves ---------------------------------------------------------------------------------
 
-    def find(self, pacs: Endpoint, level: str, keys: Mapping[str, object], *, model: str = "study") -> list[Dataset]:
-        return self.client.find(pacs, identifier(level, keys), model=model)
+    def find(self, pacs: Endpoint, level: str, keys: Mapping[str, object], *, model: str = "study",
+             relational: bool = False) -> list[Dataset]:
+        """C-FIND at ``level``; ``relational`` proposes relational queries (PS3.4 C.4.1.2.2.2) and raises
+        RelationalQueryRefused when the PACS answers only hierarchical ones."""
+        return self.client.find(pacs, identifier(level, keys), model=model, relational=relational)
+
+    def instances_of(self, pacs: Endpoint, study_instance_uid: str) -> list[InstanceRef]:
+        """Every instance the PACS lists for a study: relationally when the PACS accepts it, else SERIES then
+        IMAGE per series (PS3.4 C.4.1.2.2); see :func:`simulator.net.hierarchy.study_instances`."""
+        return study_instances(self.client, pacs, study_instance_uid)
 
     def move(self, pacs: Endpoint, level: str, keys: Mapping[str, object], *, model: str = "study",
              destination_ae: str | None = None, cancel_after: int | None = None) -> RetrieveOutcome:

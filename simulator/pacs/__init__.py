@@ -1,6 +1,6 @@
-"""PACS backends behind one interface: embedded, orthanc (local process), remote (any AE)."""
+"""PACS backends behind one contract (:class:`PacsBackend`), chosen by name from :mod:`simulator.pacs.registry`."""
 
 from simulator.pacs.base import Capability, PacsBackend
-from simulator.pacs.factory import create_backend
+from simulator.pacs.registry import REGISTRY, backend_class, create_backend
 
-__all__ = ["Capability", "PacsBackend", "create_backend"]
+__all__ = ["REGISTRY", "Capability", "PacsBackend", "backend_class", "create_backend"]

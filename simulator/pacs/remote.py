@@ -1,31 +1,34 @@
-"""Any PACS given by AE title, host and port; radsim does not start or wipe it."""
+"""Any PACS given by AE title, host and port; radsim neither starts nor wipes it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from pydicom.dataset import Dataset
-
-from simulator.config import Endpoint, PacsConfig
-from simulator.errors import NotSupported
+from simulator.config import Endpoint, PacsConfig, RemotePacsConfig
+from simulator.errors import ConfigError
 from simulator.journal import Journal
-from simulator.net import DicomClient
-from simulator.pacs.base import Capability
+from simulator.pacs.base import Capability, PacsBackend
 
 
-class RemoteBackend:
+class RemoteBackend(PacsBackend):
+    """Someone else's PACS. Scenarios use fresh UIDs instead of wiping it; what it holds of a study is found by
+    hierarchical C-FIND (:func:`simulator.net.hierarchy.study_instances`), calling as our first peer."""
+
     name = "remote"
+    managed = False
 
-    def __init__(self, config: PacsConfig) -> None:
-        self.config = config
+    def __init__(self, config: PacsConfig, workdir: Path | None = None) -> None:
+        super().__init__(config, workdir)
+        if not isinstance(config, RemotePacsConfig):
+            raise ConfigError(f"the remote backend needs a remote PACS configuration, not '{config.backend}'")
+        self.remote: RemotePacsConfig = config
         self._endpoint = Endpoint(ae_title=config.ae_title, host=config.host, port=config.port)
-        self._peers: list[Endpoint] = []
-        self._client: DicomClient | None = None
 
     @property
     def capabilities(self) -> frozenset[Capability]:
         caps = {Capability.STORAGE, Capability.QUERY, Capability.MOVE, Capability.GET, Capability.INSPECT}
-        if self.config.http_url:
+        if self.remote.http_url:
             caps.add(Capability.DICOMWEB)
         return frozenset(caps)
 
@@ -33,37 +36,25 @@ class RemoteBackend:
     def endpoint(self) -> Endpoint:
         return self._endpoint
 
-    def start(self, peers: Sequence[Endpoint], journal: Journal) -> Endpoint:
-        """Check the PACS answers C-ECHO from each of our AEs (raises PeerUnreachable/AssociationRejected)."""
-        self._peers = list(peers)
-        calling = self._peers[0].ae_title if self._peers else "RADSIM"
-        self._client = DicomClient(calling, node="PACS-probe", journal=journal)
-        self._client.echo(self._endpoint)
-        return self._endpoint
+    @property
+    def dicomweb_url(self) -> str | None:
+        return self.remote.http_url.rstrip("/") if self.remote.http_url else None
 
-    def registration_help(self, peers: Sequence[Endpoint] | None = None) -> str:
-        """What the user must configure at their PACS before C-MOVE to our nodes can work."""
-        rows = [f"  {p.ae_title:<16} host {p.host:<15} port {p.port}" for p in (peers or self._peers)]
-        return (f"register these AEs at the PACS {self._endpoint} (as C-MOVE destinations and allowed callers):\n"
-                + "\n".join(rows))
+    def start(self, peers: Sequence[Endpoint], journal: Journal) -> Endpoint:
+        """Check the PACS answers C-ECHO from our first AE (raises PeerUnreachable/AssociationRejected) and note
+        how it identifies itself."""
+        self.peers = {p.ae_title: p for p in peers}
+        self._journal = journal
+        self._identify(journal, calling_ae=next(iter(self.peers), "RADSIM"), timeout=10.0)
+        return self._endpoint
 
     def wipe(self) -> None:
         """A remote PACS is never wiped; scenarios use fresh UIDs instead."""
 
-    def sop_instance_uids(self, study_instance_uid: str | None = None) -> set[str]:
-        if study_instance_uid is None:
-            raise NotSupported("listing every instance of a remote PACS is not supported; name a study")
-        if self._client is None:
-            raise NotSupported("the remote PACS backend is not started")
-        query = Dataset()
-        query.QueryRetrieveLevel = "IMAGE"
-        query.StudyInstanceUID = study_instance_uid
-        query.SeriesInstanceUID = ""
-        query.SOPInstanceUID = ""
-        return {str(m.SOPInstanceUID) for m in self._client.find(self._endpoint, query) if "SOPInstanceUID" in m}
-
     def stop(self, timeout: float = 15.0) -> None:
-        self._client = None
+        """Nothing to stop: radsim did not start it."""
 
     def describe(self) -> str:
-        return f"remote PACS {self._endpoint}"
+        who = f" ({self.identity.implementation_version_name or self.identity.implementation_class_uid})" if (
+            self.identity) else ""
+        return f"remote PACS {self._endpoint}{who}"

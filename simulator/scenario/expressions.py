@@ -24,6 +24,25 @@ class ExpressionError(HarnessError):
     """A path names something the scenario does not have."""
 
 
+class MissingAttribute(ExpressionError):
+    """A path names a DICOM attribute a data set does not hold (or holds empty)."""
+
+    def __init__(self, message: str, *, keyword: str, dataset: Dataset) -> None:
+        super().__init__(message)
+        self.keyword = keyword
+        self.dataset = dataset
+
+
+class Answers(list[Dataset]):
+    """The matches of a C-FIND, with the level they answer (so a missing optional key can be told apart from a
+    mistake in the scenario)."""
+
+    def __init__(self, matches: list[Dataset], *, level: str, model: str) -> None:
+        super().__init__(matches)
+        self.level = level
+        self.model = model
+
+
 def evaluate(path: str, variables: Mapping[str, Any]) -> Any:
     """The value ``path`` designates; ExpressionError naming the missing part otherwise."""
     text = path.strip()
@@ -66,7 +85,7 @@ def _attribute(value: Any, attr: str, walked: str) -> Any:
         value = value.datasets[0]
     if isinstance(value, Dataset):
         if attr not in value:
-            raise ExpressionError(f"'{walked}' has no attribute {attr}")
+            raise MissingAttribute(f"'{walked}' has no attribute {attr}", keyword=attr, dataset=value)
         element = value[attr].value
         return element
     if isinstance(value, Mapping):

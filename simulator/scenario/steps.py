@@ -15,13 +15,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from simulator.config import PACS_NODE
+from simulator.conformance.keys import is_optional_return_key
 from simulator.department import Department
 from simulator.errors import ConfigError, ConformanceFailure, DimseFailure, NotSupported
 from simulator.net import DicomClient, RetrieveOutcome, StoreOutcome, describe_status, is_failure, is_warning
 from simulator.nodes.acquisition import Acquisition
 from simulator.nodes.workstation import compare_instances
 from simulator.pacs.base import Capability
-from simulator.scenario.expressions import evaluate, matches, plain, substitute
+from simulator.scenario.expressions import Answers, MissingAttribute, evaluate, matches, plain, substitute
 from simulator.scenario.model import Seconds, StepArgs
 from simulator.synth import DEFECTS, Study, apply_defect
 from simulator.synth.charsets import CHARSETS
@@ -149,7 +150,9 @@ class StoreArgs(StepArgs):
     as_: str | None = Field(default=None, alias="as")
 
 
-def _meets(status: int, expect: Expectation | int) -> bool:
+def _meets(status: int | None, expect: Expectation | int) -> bool:
+    if status is None:  # never sent: no presentation context the instance could travel in
+        return False
     if isinstance(expect, int):
         return status == expect
     if expect == "success":
@@ -172,12 +175,15 @@ def run_store(ctx: RunContext, args: StoreArgs) -> str:
     expected = f"0x{args.expect:04X}" if isinstance(args.expect, int) else args.expect
     if wrong:
         raise ConformanceFailure([
-            f"{o.sop_instance_uid}: expected {expected}, got 0x{o.status:04X} ({o.meaning})"
+            f"{o.sop_instance_uid}: expected {expected}, got {o.status_text} ({o.meaning})"
             + (f" '{o.comment}'" if o.comment else "") for o in wrong
         ])
-    statuses = sorted({f"0x{o.status:04X}" for o in outcomes})
+    statuses = sorted({o.status_text for o in outcomes})
     comments = sorted({o.comment for o in outcomes if o.comment})
     note = f"; comment: {comments[0]}" if comments else ""
+    transcoded = [o.transcoded for o in outcomes if o.transcoded]
+    if transcoded:
+        note += f"; {len(transcoded)} transcoded ({transcoded[0]})"
     return f"{len(outcomes)} instances to {target}: status {', '.join(statuses)}{note}"
 
 
@@ -238,15 +244,19 @@ class FindArgs(StepArgs):
     level: Literal["PATIENT", "STUDY", "SERIES", "IMAGE"] = "STUDY"
     model: Literal["study", "patient"] = "study"
     keys: dict[str, Any] = Field(default_factory=dict)
+    # Propose relational queries (PS3.4 C.4.1.2.2.2); a PACS that refuses them makes the step "not supported".
+    relational: bool = False
 
 
-@step("find", FindArgs, "C-FIND the PACS from a workstation; name the list of matches")
+@step("find", FindArgs, "C-FIND the PACS from a workstation (relational: propose relational queries); name the "
+                        "list of matches")
 def run_find(ctx: RunContext, args: FindArgs) -> str:
     ws = ctx.department.workstation(args.from_ or _first(ctx.department.workstations, "workstation"))
     keys = substitute(args.keys, ctx.variables)
-    matches_ = ws.find(ctx.department.pacs.endpoint, args.level, keys, model=args.model)
-    ctx.variables[args.as_] = matches_
-    return f"{args.as_}: {len(matches_)} match(es) at {args.level} level ({args.model} root)"
+    matches_ = ws.find(ctx.department.pacs.endpoint, args.level, keys, model=args.model, relational=args.relational)
+    ctx.variables[args.as_] = Answers(matches_, level=args.level, model=args.model)
+    how = ", relational" if args.relational else ""
+    return f"{args.as_}: {len(matches_)} match(es) at {args.level} level ({args.model} root{how})"
 
 
 def _first(table: dict[str, Any], what: str) -> str:
@@ -270,12 +280,31 @@ def run_expect(ctx: RunContext, args: ExpectArgs) -> str:
     violations = []
     for path, expected in checks.items():
         want = substitute(expected, ctx.variables)
-        got = evaluate(path, ctx.variables)
+        try:
+            got = evaluate(path, ctx.variables)
+        except MissingAttribute as exc:
+            _optional_key_unsupported(ctx, path, exc.keyword)
+            raise
+        if _empty(got) and not _empty(want):
+            _optional_key_unsupported(ctx, path, path.rsplit(".", 1)[-1])
         if not matches(got, want):
             violations.append(f"{path}: expected {want!r}, got {plain(got)!r}")
     if violations:
         raise ConformanceFailure(violations)
     return f"{len(checks)} value(s) as expected"
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | tuple) and len(value) == 0) or str(value) == ""
+
+
+def _optional_key_unsupported(ctx: RunContext, path: str, keyword: str) -> None:
+    """A C-FIND answer without a value for an optional return key: the PACS does not support that key, which
+    PS3.4 C.4.1.1.3.2 allows; the scenario cannot check it there ("not supported"), it is not a failure."""
+    root = ctx.variables.get(path.split(".", 1)[0].split("[", 1)[0])
+    if isinstance(root, Answers) and is_optional_return_key(keyword, root.level):
+        raise NotSupported(f"{ctx.department.pacs.name} does not return the optional key {keyword} at "
+                           f"{root.level} level (PS3.4 C.6: an SCP may leave optional keys empty)")
 
 
 # -- move / get ------------------------------------------------------------------------------------------------

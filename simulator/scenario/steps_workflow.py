@@ -142,7 +142,7 @@ def run_acquire(ctx: RunContext, args: AcquireArgs) -> str:
     wrong = [o for o in record.store_outcomes if not _meets(o.status, args.expect)]
     if wrong:
         raise ConformanceFailure([f"C-STORE of {o.sop_instance_uid} to {target}: expected {args.expect}, got "
-                                  f"0x{o.status:04X} ({o.meaning})" + (f" '{o.comment}'" if o.comment else "")
+                                  f"{o.status_text} ({o.meaning})" + (f" '{o.comment}'" if o.comment else "")
                                   for o in wrong])
     mpps = ", ".join(f"{op} 0x{status:04X}" for op, status in record.mpps_statuses) or "no MPPS"
     extra = f", {len(record.withheld)} withheld" if record.withheld else ""
@@ -237,15 +237,6 @@ class CommitArgs(StepArgs):
     as_: str | None = Field(default=None, alias="as")
 
 
-def _set_delivery(ctx: RunContext, delivery: str) -> None:
-    archive = getattr(ctx.department.pacs, "archive", None)
-    if archive is not None and hasattr(archive, "commitment_delivery"):
-        archive.commitment_delivery = delivery
-        return
-    if delivery != "new":
-        raise NotSupported(f"{ctx.department.pacs.name} decides itself how it sends commitment results")
-
-
 @step("commit", CommitArgs, "Storage Commitment: N-ACTION for a study's instances, wait for the N-EVENT-REPORT on "
                             "the same or a new association; check what was committed")
 def run_commit(ctx: RunContext, args: CommitArgs) -> str:
@@ -255,7 +246,7 @@ def run_commit(ctx: RunContext, args: CommitArgs) -> str:
     study = ctx.study(args.study)
     modality = dept.modality(args.from_)
     if args.delivery:
-        _set_delivery(ctx, args.delivery)
+        dept.pacs.set_commitment_delivery(args.delivery)
     references: list[tuple[str, str]] = [(str(ds.SOPClassUID), str(ds.SOPInstanceUID)) for ds in study.datasets]
     references += [(references[0][0] if references else "1.2.840.10008.5.1.4.1.1.7",
                     derive_uid("never-stored", study.study_instance_uid, index)) for index in range(args.unknown)]
@@ -298,7 +289,7 @@ class WadoArgs(StepArgs):
 @step("wado", WadoArgs, "WADO-RS retrieve of a study from the PACS's DICOMweb service into a workstation")
 def run_wado(ctx: RunContext, args: WadoArgs) -> str:
     dept = ctx.department
-    url = getattr(dept.pacs, "dicomweb_url", None)
+    url = dept.pacs.dicomweb_url
     if Capability.DICOMWEB not in dept.pacs.capabilities or not url:
         raise NotSupported(f"{dept.pacs.name} offers no DICOMweb")
     study = ctx.study(args.study)
@@ -339,14 +330,13 @@ def run_expect_identity(ctx: RunContext, args: IdentityArgs) -> str:
     if len(studies) != 1:
         raise ConformanceFailure([f"C-FIND STUDY for {uid} returned {len(studies)} match(es), expected 1"])
     check.add("C-FIND STUDY answer", from_find_answer(studies[0]))
-    images = ws.find(dept.pacs.endpoint, "IMAGE", {"StudyInstanceUID": uid, "SeriesInstanceUID": None,
-                                                   "SOPInstanceUID": None})
+    images = ws.instances_of(dept.pacs.endpoint, uid)
     ws.clear()
     outcome = ws.get(dept.pacs.endpoint, "STUDY", {"StudyInstanceUID": uid})
     for ds in outcome.received:
         check.add(f"stored instance {ds.SOPInstanceUID}", from_instance(ds))
     check.add_instances("instances the modality stored", record.stored_sop_instance_uids)
-    check.add_instances("C-FIND IMAGE answers", [str(ds.SOPInstanceUID) for ds in images])
+    check.add_instances("C-FIND IMAGE answers", [ref.sop_instance_uid for ref in images])
     check.add_instances("instances retrieved by C-GET", [str(ds.SOPInstanceUID) for ds in outcome.received])
     if record.mpps_final is not None:
         check.add_instances("MPPS N-SET references", _mpps_references(record.mpps_final))

@@ -247,6 +247,7 @@ def test_storescu_defective_instance_is_refused_and_never_forwarded(
     listed: set[str] = set()
     while str(good.SOPInstanceUID) not in listed:
         assert time.monotonic() < deadline, f"the valid instance never reached the archive (listed: {listed})"
+        # A list of series UIDs above IMAGE level is a relational query (PS3.4 C.4.1.2.2.2).
         query = Dataset()
         query.QueryRetrieveLevel = "IMAGE"
         query.StudyInstanceUID = study.study_instance_uid
@@ -254,7 +255,7 @@ def test_storescu_defective_instance_is_refused_and_never_forwarded(
             warnings.simplefilter("ignore")  # the list may hold the invalid UID
             query.SeriesInstanceUID = "\\".join(sorted({str(good.SeriesInstanceUID), str(bad.SeriesInstanceUID)}))
         query.SOPInstanceUID = ""
-        listed = {str(ds.SOPInstanceUID) for ds in client.find(archive.endpoint, query)}
+        listed = {str(ds.SOPInstanceUID) for ds in client.find(archive.endpoint, query, relational=True)}
         time.sleep(0.05)
     assert listed == {str(good.SOPInstanceUID)}
 

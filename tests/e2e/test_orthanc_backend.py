@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from simulator.config import Endpoint, PacsConfig
+from simulator.config import Endpoint, OrthancPacsConfig
 from simulator.errors import BackendUnavailable, NodeNotReady, PortInUse
 from simulator.journal import Journal
 from simulator.net import DicomClient
@@ -37,7 +37,7 @@ def get_json(url: str) -> Any:
 @pytest.fixture(scope="module")
 def backend() -> Iterator[OrthancBackend]:
     require_binary("Orthanc", "orthanc")
-    pacs = OrthancBackend(PacsConfig(backend="orthanc", ready_timeout_s=30))
+    pacs = OrthancBackend(OrthancPacsConfig(ready_timeout_s=30))
     try:
         pacs.start([Endpoint(ae_title=WS1, host="127.0.0.1", port=free_port())], Journal())
         yield pacs
@@ -104,7 +104,7 @@ def test_stored_study_is_listed_then_wiped(clean: OrthancBackend) -> None:
 
 def test_missing_binary_names_the_package(tmp_path: Path) -> None:
     require_binary("Orthanc", "orthanc")
-    pacs = OrthancBackend(PacsConfig(backend="orthanc", orthanc_binary="/nonexistent/Orthanc"), tmp_path)
+    pacs = OrthancBackend(OrthancPacsConfig(binary="/nonexistent/Orthanc"), tmp_path)
     with pytest.raises(BackendUnavailable, match=r"'/nonexistent/Orthanc' not found.*'orthanc'"):
         pacs.start([], Journal())
     assert pacs.pid is None
@@ -116,7 +116,7 @@ def test_dicom_port_in_use_says_so_with_the_log_tail() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = int(taken.getsockname()[1])
-        pacs = OrthancBackend(PacsConfig(backend="orthanc", port=port, ready_timeout_s=30))
+        pacs = OrthancBackend(OrthancPacsConfig(port=port, ready_timeout_s=30))
         try:
             with pytest.raises(NodeNotReady) as caught:
                 pacs.start([], Journal())
@@ -132,7 +132,7 @@ def test_dicom_port_in_use_says_so_with_the_log_tail() -> None:
 
 def test_stop_ends_the_process_and_removes_its_folder() -> None:
     require_binary("Orthanc", "orthanc")
-    pacs = OrthancBackend(PacsConfig(backend="orthanc"))
+    pacs = OrthancBackend(OrthancPacsConfig())
     try:
         pacs.start([], Journal())
         pid = pacs.pid
@@ -149,7 +149,7 @@ def test_stop_ends_the_process_and_removes_its_folder() -> None:
 
 def test_workdir_is_kept_with_the_log(tmp_path: Path) -> None:
     require_binary("Orthanc", "orthanc")
-    pacs = OrthancBackend(PacsConfig(backend="orthanc"), workdir=tmp_path)
+    pacs = OrthancBackend(OrthancPacsConfig(), workdir=tmp_path)
     try:
         pacs.start([], Journal())
         log_path = pacs.log_path

@@ -67,12 +67,13 @@ def archive(tmp_path: Path) -> Iterator[Endpoint]:
 
 
 def _held(archive: Endpoint, study_uid: str) -> set[str]:
+    # One relational query (PS3.4 C.4.1.2.2.2; the embedded archive accepts it) lists the study, duplicates included.
     query = Dataset()
     query.QueryRetrieveLevel = "IMAGE"
     query.StudyInstanceUID = study_uid
     query.SeriesInstanceUID = ""
     query.SOPInstanceUID = ""
-    matches = DicomClient("AUDIT", node="audit").find(archive, query)
+    matches = DicomClient("AUDIT", node="audit").find(archive, query, relational=True)
     uids = [str(m.SOPInstanceUID) for m in matches]
     assert len(uids) == len(set(uids)), "the archive lists an instance twice"
     return set(uids)

@@ -12,6 +12,7 @@ import pytest
 
 from simulator.config import default_department
 from simulator.department import Department
+from simulator.overrides import Overrides, apply_overrides
 from simulator.scenario import Outcome, discover, load_scenario, run_scenario
 from tests.conftest import require_binary
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.orthanc
 def orthanc_department() -> Iterator[Department]:
     require_binary("Orthanc", "orthanc")
     config = default_department()
-    config = config.with_pacs(config.pacs.model_copy(update={"backend": "orthanc"}))
+    config = apply_overrides(config, Overrides(pacs="orthanc"))
     department = Department(config).start()
     try:
         yield department

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from simulator.config import (
     PACS_NODE,
     DepartmentConfig,
+    EmbeddedPacsConfig,
     Endpoint,
     NodeConfig,
-    PacsConfig,
     Role,
     default_department,
     load_department,
@@ -111,7 +111,7 @@ def test_any_valid_ae_title_is_accepted_and_stripped(title: str) -> None:
 
 def test_pacs_ae_title_is_validated_too() -> None:
     with pytest.raises(pydantic.ValidationError):
-        PacsConfig(ae_title="X" * 17)
+        EmbeddedPacsConfig(ae_title="X" * 17)
 
 
 # -- cross-references ---------------------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def request_commitment(client: DicomClient, peer: Endpoint, references: Sequence
             if "Status" not in rsp:
                 # Nothing before the DIMSE timeout ran out: the peer aborted or closed the connection.
                 aborted = time.time() - started_wall < client.timeouts.dimse
-                client._record("N-ACTION", peer, None, "aborted" if aborted else "no response", started_wall,
+                client.record("N-ACTION", peer, None, "aborted" if aborted else "no response", started_wall,
                                detail={"service_role": "SCU", "transaction_uid": uid})
                 raise AssociationAborted(
                     peer.describe(), "N-ACTION (storage commitment request)",
@@ -161,7 +161,7 @@ def request_commitment(client: DicomClient, peer: Endpoint, references: Sequence
                 )
             status = int(rsp.Status)
             meaning = describe_status(status, "N-ACTION")
-            client._record("N-ACTION", peer, status, meaning, started_wall,
+            client.record("N-ACTION", peer, status, meaning, started_wall,
                            detail={"service_role": "SCU", "transaction_uid": uid, "references": len(requested)})
             if is_failure(status):
                 comment = str(rsp.ErrorComment) if "ErrorComment" in rsp else None

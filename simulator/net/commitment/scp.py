@@ -245,12 +245,12 @@ class _CommitmentScp:
                     assoc, _):
                 rsp, _reply = assoc.send_n_event_report(info, event_type, STORAGE_COMMITMENT_PUSH_MODEL,
                                                         STORAGE_COMMITMENT_PUSH_MODEL_INSTANCE)
-                status = self.client._status_of(rsp, peer, "N-EVENT-REPORT")
+                status = self.client.status_of(rsp, peer, "N-EVENT-REPORT")
         except NetworkError as exc:
             LOG.warning("storage commitment: result of %s not delivered: %s", job.transaction_uid, exc)
-            self.client._record("N-EVENT-REPORT", peer, None, f"not delivered: {exc}", started, detail=detail)
+            self.client.record("N-EVENT-REPORT", peer, None, f"not delivered: {exc}", started, detail=detail)
             return
-        self.client._record("N-EVENT-REPORT", peer, status, describe_status(status, "N-EVENT-REPORT"), started,
+        self.client.record("N-EVENT-REPORT", peer, status, describe_status(status, "N-EVENT-REPORT"), started,
                             detail=detail)
 
 

@@ -2,7 +2,10 @@
 
 Supported: single value, universal (empty), wildcard (``*`` and ``?``), range (DA, TM) and list of UIDs.
 Person names match case-insensitively (as most archives do; PS3.4 C.2.2.2.1 leaves it to the SCP).
-Keys above the query level that are absent match everything (relational behaviour, as Orthanc does).
+
+Queries and retrieves are hierarchical (PS3.4 C.4.1.2.2.1, C.4.2.2.1): each unique key above the level must be
+given with a single value, else 0xA900; with relational queries negotiated (C.4.1.2.2.2) keys above the level may
+be absent or carry any matching, and absent ones match everything.
 """
 
 from __future__ import annotations
@@ -52,9 +55,26 @@ def level_of(identifier: Dataset, model: str) -> str:
     return level
 
 
-def compile_match(identifier: Dataset, model: str) -> CompiledQuery:
-    """WHERE clause for every matching key at or above the query level."""
+def check_hierarchical(identifier: Dataset, model: str, level: str) -> None:
+    """Refuse (0xA900) an identifier that only a relational query may send: a unique key above ``level`` that is
+    absent, empty, a wildcard or a list (PS3.4 C.4.1.3.1.1 for C-FIND, C.4.2.2.1 for C-MOVE and C-GET), when
+    relational queries or retrieves were not negotiated (C.4.1.2.2.2, C.4.2.2.2)."""
+    levels = MODEL_LEVELS[model]
+    for above in levels[: levels.index(level)]:
+        keyword = UNIQUE_KEY[above]
+        value = identifier.get(keyword)
+        text = "" if value is None else ("\\".join(str(v) for v in value) if _is_multi(value) else str(value))
+        if not text.strip() or "\\" in text or "*" in text or "?" in text:
+            # The Error Comment is LO (64 characters): the reason, then the standard's section in the docstring.
+            raise ScpFailure(0xA900, f"{keyword}: one value needed above {level} (no relational)")
+
+
+def compile_match(identifier: Dataset, model: str, *, relational: bool = True) -> CompiledQuery:
+    """WHERE clause for every matching key at or above the query level; ``relational`` False refuses what only a
+    relational query may ask (:func:`check_hierarchical`)."""
     level = level_of(identifier, model)
+    if not relational:
+        check_hierarchical(identifier, model, level)
     depth = LEVELS.index(level)
     clauses: list[str] = []
     params: list[object] = []

@@ -41,11 +41,14 @@ class EmbeddedArchive(ListeningNode):
 
     ``commitment_delivery`` (also settable while running) is how results are sent: ``same`` association,
     ``new`` association, or ``auto`` (the same one while the requester keeps it open, else a new one).
+
+    ``relational`` False refuses relational queries and retrieves in extended negotiation, so that only
+    hierarchical ones are answered (PS3.4 C.4.1.2.2.1), as a strict baseline SCP does.
     """
 
     def __init__(self, data_dir: Path, *, ae_title: str = "RADSIM_PACS", journal: Journal | None = None,
                  node: str = "PACS", peers: Mapping[str, Endpoint] | None = None,
-                 commitment_delivery: Delivery = "auto") -> None:
+                 commitment_delivery: Delivery = "auto", relational: bool = True) -> None:
         self.ae_title = ae_title
         self.node = node
         self.journal = journal if journal is not None else Journal()
@@ -58,7 +61,7 @@ class EmbeddedArchive(ListeningNode):
         )
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store,
                                    find=self._on_find, move=self._on_move, get=self._on_get,
-                                   services=[commitment])
+                                   services=[commitment], relational=relational)
 
     @property
     def commitment_delivery(self) -> Delivery:
@@ -111,7 +114,7 @@ class EmbeddedArchive(ListeningNode):
     # -- C-FIND (PS3.4 C.4.1.2) ------------------------------------------------------------------------------
 
     def _on_find(self, request: FindRequest) -> Iterator[Dataset]:
-        query = compile_match(request.identifier, request.model)
+        query = compile_match(request.identifier, request.model, relational=request.relational)
         requested = [elem.keyword for elem in request.identifier if elem.keyword]
         select, keywords = response_select(query.level, requested)
         rows = self.index.query(
@@ -146,7 +149,7 @@ class EmbeddedArchive(ListeningNode):
     # -- C-MOVE / C-GET (PS3.4 C.4.2.2, C.4.3.2) --------------------------------------------------------------
 
     def _plan(self, request: RetrieveRequest, destination: Endpoint | None) -> RetrievePlan:
-        query = compile_match(request.identifier, request.model)
+        query = compile_match(request.identifier, request.model, relational=request.relational)
         instances = self.index.instances_where(query.where, query.params)
         return RetrievePlan(
             destination=destination,

@@ -1,7 +1,11 @@
 """Drains one destination's spool over C-STORE, with retries and exponential backoff.
 
-An instance leaves the spool only when the destination answered success or warning; a failure status parks it
-in ``failed/`` with the reason (kept, not dropped); a network error leaves it queued and retries later.
+Accounting is per instance (see ``Forwarder._account``): an instance leaves the spool as soon as the destination
+answered it with success or warning, even when another instance of the same batch, or another association, then
+failed; a failure status parks it in ``failed/`` with the reason (kept, not dropped), and so does a refusal that
+the destination's configuration makes permanent (no presentation context for its SOP class or syntax, after the
+sender tried transcoding to a syntax it accepts), so one unsendable instance never holds the queue; what got no
+answer stays queued and is retried later, with exponential backoff when nothing at all got through.
 
 With a ledger, each outcome is recorded there too: the file leaves the queue first and the ledger hears second,
 so a crash in between is repaired at restart (a queued row without its file was forwarded), never the reverse.
@@ -22,7 +26,7 @@ from collections.abc import Callable
 
 from simulator.config import Endpoint
 from simulator.errors import NetworkError
-from simulator.net import DicomClient
+from simulator.net import DicomClient, StoreInterrupted, StoreOutcome
 from simulator.nodes.qa.ledger import Ledger
 from simulator.nodes.qa.spool import Spool, SpooledInstance, file_facts
 from simulator.synth.uids import is_valid_uid
@@ -33,6 +37,9 @@ BATCH = 256
 MIN_BATCH = 32
 LINGER_S = 0.25
 QUIET_S = 0.05
+# Attempts on which the destination refused every presentation context of the association before an instance is
+# parked (a limit on simultaneous associations passes; a SOP class it never accepts does not).
+REFUSAL_LIMIT = 5
 
 
 class Forwarder:
@@ -41,7 +48,7 @@ class Forwarder:
     def __init__(self, spool: Spool, destination_name: str, endpoint: Callable[[], Endpoint | None],
                  client: DicomClient, *, max_backoff_s: float = 30.0, associations: int = 1,
                  ledger: Ledger | None = None, batch: int = BATCH, min_batch: int = MIN_BATCH,
-                 linger_s: float = LINGER_S, quiet_s: float = QUIET_S) -> None:
+                 linger_s: float = LINGER_S, quiet_s: float = QUIET_S, refusal_limit: int = REFUSAL_LIMIT) -> None:
         self.spool = spool
         self.ledger = ledger
         self.destination_name = destination_name
@@ -49,6 +56,9 @@ class Forwarder:
         self.client = client
         self.max_backoff_s = max_backoff_s
         self.associations = associations
+        self.lanes = associations  # fewer when the destination refuses simultaneous associations
+        self.refusal_limit = refusal_limit
+        self._refusals: dict[str, int] = {}  # whole-association refusals in a row, per SOP Instance UID
         self.batch = batch
         self.min_batch = min_batch
         self.linger_s = linger_s
@@ -135,41 +145,79 @@ class Forwarder:
                     continue
             self._wake.clear()
             assert endpoint is not None
+            error: NetworkError | None = None
             try:
-                outcomes = self.client.store(endpoint, [item.path for item in batch],
-                                             associations=self.associations)
+                outcomes: list[StoreOutcome | None] = list(
+                    self.client.store(endpoint, [item.path for item in batch], associations=self.lanes))
+            except StoreInterrupted as exc:
+                outcomes, error = exc.outcomes, exc
             except NetworkError as exc:
-                if self._killed.is_set():
-                    return
-                self.last_error = str(exc)
-                if self.ledger is not None:
-                    self.ledger.attempt_failed([_uid(item) for item in batch], str(exc), str(endpoint))
-                LOG.warning("forwarding to %s failed, retrying in %.1fs: %s", endpoint, backoff, exc)
+                outcomes, error = [None] * len(batch), exc
+            if self._killed.is_set():
+                return
+            progress = self._account(batch, outcomes, endpoint)
+            unanswered = [_uid(item) for item, outcome in zip(batch, outcomes, strict=True) if outcome is None]
+            if error is not None and self.ledger is not None and unanswered:
+                self.ledger.attempt_failed(unanswered, str(error), str(endpoint))
+            refused = next((o.meaning for o in outcomes if o is not None and not o.sent and not o.permanent), None)
+            problem = str(error) if error is not None else refused
+            self.last_error = problem
+            if problem is not None and not progress:
+                LOG.warning("forwarding to %s failed, retrying in %.1fs: %s", endpoint, backoff, problem)
                 self._wake.wait(timeout=backoff)
                 self._wake.clear()
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
-            if self._killed.is_set():
-                return
             self.batches += 1
             backoff = 0.5
-            self.last_error = None
-            done: list[tuple[str, int, str]] = []
-            for item, outcome in zip(batch, outcomes, strict=True):
-                uid = _uid(item)
-                if outcome.ok:
-                    self.spool.done(item)
-                    self.forwarded += 1
-                    done.append((uid, outcome.status, outcome.meaning))
-                else:
-                    reason = (f"{endpoint} answered 0x{outcome.status:04X} ({outcome.meaning})"
-                              + (f": {outcome.comment}" if outcome.comment else ""))
-                    self.spool.park(item, reason)
-                    self.parked += 1
+
+    def _account(self, batch: list[SpooledInstance], outcomes: list[StoreOutcome | None], endpoint: Endpoint) -> bool:
+        """Record each instance's outcome as it is; True when the destination answered at least one.
+
+        Answered with success or warning: done, whatever happened to the rest of the batch. A failure status:
+        parked in ``failed/``. Not sent because the destination's configuration refuses its SOP class or syntax:
+        parked too, with the reason, so it never holds the queue. Not sent because the destination refused a
+        whole association (e.g. a second simultaneous one): stays queued, and after ``refusal_limit`` such
+        refusals in a row it is parked as well. No answer: stays queued for the next attempt.
+        """
+        done: list[tuple[str, int, str]] = []
+        answered = sum(o is not None and o.sent for o in outcomes)
+        refused_lanes = False
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if outcome is None:
+                continue
+            uid = _uid(item)
+            if outcome.ok:
+                assert outcome.status is not None
+                self.spool.done(item)
+                self._refusals.pop(uid, None)
+                self.forwarded += 1
+                done.append((uid, outcome.status, outcome.meaning))
+                continue
+            if not outcome.sent and not outcome.permanent:
+                refused_lanes = refused_lanes or answered > 0
+                count = self._refusals.get(uid, 0) + 1
+                self._refusals[uid] = count
+                if count < self.refusal_limit or answered > 0:
                     if self.ledger is not None:
-                        self.ledger.failed(uid, outcome.status, reason, str(endpoint))
-            if done and self.ledger is not None:
-                self.ledger.forwarded(done, str(endpoint))
+                        self.ledger.attempt_failed([uid], outcome.meaning, str(endpoint))
+                    continue
+            reason = (f"{endpoint} answered {outcome.status_text} ({outcome.meaning})"
+                      + (f": {outcome.comment}" if outcome.comment else "")) if outcome.sent else (
+                f"{endpoint}: {outcome.meaning}")
+            self.spool.park(item, reason)
+            self._refusals.pop(uid, None)
+            self.parked += 1
+            if self.ledger is not None:
+                self.ledger.failed(uid, outcome.status, reason, str(endpoint))
+        if done and self.ledger is not None:
+            self.ledger.forwarded(done, str(endpoint))
+        if refused_lanes and self.lanes > 1:
+            # The destination took one association and refused another at the same time: send on fewer.
+            self.lanes = max(1, self.lanes - 1)
+            LOG.warning("%s refused a simultaneous store association; forwarding on %d from now on", endpoint,
+                        self.lanes)
+        return answered > 0 or bool(done)
 
 
 def _uid(item: SpooledInstance) -> str:

@@ -236,14 +236,17 @@ class Ledger:
                 self._audit(db, uid, "forward-attempt", detail, at)
                 self._audit(db, uid, "forwarded", detail, at)
 
-    def failed(self, uid: str, status: int, reason: str, destination: str) -> None:
-        """The destination refused the instance (failure status): it was parked in ``failed/``."""
+    def failed(self, uid: str, status: int | None, reason: str, destination: str) -> None:
+        """The destination refused the instance (a failure status, or ``status`` None: no presentation context it
+        could travel in); it was parked in ``failed/``."""
         at = now()
+        shown = "not sent" if status is None else f"0x{status:04X}"
         with self._tx() as db:
             db.execute("UPDATE instances SET attempts = attempts + 1, last_status = ?, updated_at = ?, "
                        "state = 'failed', reason = ? WHERE sop_instance_uid = ?", (status, at, reason, uid))
             self._audit(db, uid, "forward-attempt",
-                        {"destination": destination, "status": f"0x{status:04X}", "reason": reason}, at)
+                        {"destination": destination, "status": shown, "reason": reason}, at)
+            self._audit(db, uid, "parked", {"destination": destination, "reason": reason}, at)
 
     def attempt_failed(self, uids: Sequence[str], error: str, destination: str) -> None:
         """A network error: the instances stay queued; the attempt is counted and audited."""

@@ -39,7 +39,7 @@ from simulator.nodes.qa.rules import (
     Violation,
     VrLength,
 )
-from simulator.yamlfile import describe_validation_error, line_for, load_model, read_mapping, read_yaml
+from simulator.yamlfile import RegexText, describe_validation_error, line_for, load_model, read_mapping, read_yaml
 
 DEFAULT_RULES_FILE = "qa-rules.yaml"
 
@@ -50,16 +50,8 @@ def _keyword(value: str) -> str:
     return value
 
 
-def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
-    return value
-
-
 Keyword = Annotated[str, pydantic.AfterValidator(_keyword)]
-Regex = Annotated[str, pydantic.AfterValidator(_regex)]
+Regex = RegexText
 
 
 class _Model(pydantic.BaseModel):

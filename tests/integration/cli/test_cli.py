@@ -86,7 +86,7 @@ def test_invalid_yaml_names_file_line_and_field(tmp_path: Path) -> None:
 
 def test_unknown_backend() -> None:
     line = one_error_line(radsim("run", "--pacs", "pacsman"))
-    assert "pacsman" in line and "embedded, orthanc, remote" in line
+    assert "pacsman" in line and "embedded, orthanc, dcmqrscp, pixelmed, remote" in line
 
 
 def test_nonexistent_scenario_path() -> None:

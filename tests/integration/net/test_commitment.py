@@ -11,7 +11,7 @@ from contextlib import suppress
 import pytest
 
 from simulator.config import Endpoint
-from simulator.errors import DimseFailure, PeerUnreachable
+from simulator.errors import DimseFailure, NoAcceptedContext
 from simulator.journal import Exchange, Journal
 from simulator.net import (
     CommitmentReceiver,
@@ -191,8 +191,9 @@ def test_refused_request_raises_with_status(servers: list[DicomServer], journal:
 def test_peer_without_storage_commitment_is_a_typed_error(servers: list[DicomServer], journal: Journal) -> None:
     server = DicomServer("PLAIN", node="PLAIN", journal=journal)
     servers.append(server)
-    with pytest.raises(PeerUnreachable, match="storage commitment"):
+    with pytest.raises(NoAcceptedContext, match="storage commitment") as info:
         request_commitment(DicomClient("MOD", node="MOD"), server.start(), HELD, timeout=5)
+    assert "abstract syntax not supported" in str(info.value) and info.value.permanent
 
 
 def test_delivery_mode_is_read_for_each_result(servers: list[DicomServer], journal: Journal,

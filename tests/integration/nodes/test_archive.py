@@ -53,15 +53,53 @@ def test_duplicate_store_is_idempotent(archive: EmbeddedArchive, archive_endpoin
     ("patient", "STUDY", {"PatientID": "{pid}", "StudyInstanceUID": ""}, 1),
     ("study", "STUDY", {"StudyInstanceUID": "{study}"}, 1),
     ("study", "SERIES", {"StudyInstanceUID": "{study}", "SeriesInstanceUID": ""}, 2),
-    ("study", "IMAGE", {"StudyInstanceUID": "{study}", "SOPInstanceUID": ""}, 6),
+    ("study", "IMAGE", {"StudyInstanceUID": "{study}", "SeriesInstanceUID": "{series}", "SOPInstanceUID": ""}, 3),
     ("study", "STUDY", {"PatientID": "NOBODY"}, 0),
 ])
 def test_find_at_every_level(workstation: Workstation, archive_endpoint: Endpoint, stored: Study, model: str,
                              level: str, keys: dict[str, str], expected: int) -> None:
-    filled = {k: v.format(pid=stored.patient_id, study=stored.study_instance_uid) for k, v in keys.items()}
+    filled = {k: v.format(pid=stored.patient_id, study=stored.study_instance_uid,
+                          series=stored.series_instance_uids[0]) for k, v in keys.items()}
     matches = workstation.find(archive_endpoint, level, filled, model=model)
     assert len(matches) == expected
     assert all(str(m.QueryRetrieveLevel) == level for m in matches)
+
+
+@pytest.mark.parametrize(("model", "level", "keys"), [
+    ("study", "IMAGE", {"StudyInstanceUID": "{study}", "SOPInstanceUID": ""}),
+    ("study", "IMAGE", {"StudyInstanceUID": "{study}", "SeriesInstanceUID": "", "SOPInstanceUID": ""}),
+    ("study", "SERIES", {"StudyInstanceUID": "*", "SeriesInstanceUID": ""}),
+    ("patient", "STUDY", {"StudyInstanceUID": "{study}"}),
+])
+def test_a_relational_query_needs_relational_negotiation(workstation: Workstation, archive_endpoint: Endpoint,
+                                                         stored: Study, model: str, level: str,
+                                                         keys: dict[str, str]) -> None:
+    """PS3.4 C.4.1.2.2.1: without relational queries negotiated, every unique key above the level needs one value;
+    with them (C.4.1.2.2.2) the archive answers the same identifier."""
+    filled = {k: v.format(study=stored.study_instance_uid) for k, v in keys.items()}
+    with pytest.raises(DimseFailure) as info:
+        workstation.find(archive_endpoint, level, filled, model=model)
+    assert info.value.status == 0xA900
+    assert "relational" in (info.value.comment or "")
+    matches = workstation.find(archive_endpoint, level, filled, model=model, relational=True)
+    assert len(matches) == {"IMAGE": 6, "SERIES": 2, "STUDY": 1}[level]
+
+
+def test_an_archive_without_relational_queries_says_so_at_negotiation(tmp_path: Path, journal: Journal,
+                                                                     small_study: Study) -> None:
+    from simulator.errors import RelationalQueryRefused
+
+    archive = EmbeddedArchive(tmp_path / "strict", journal=journal, relational=False)
+    endpoint = archive.start()
+    try:
+        DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets)
+        ws = Workstation("WS1", node="WS1", journal=journal)
+        with pytest.raises(RelationalQueryRefused):
+            ws.find(endpoint, "IMAGE", {"StudyInstanceUID": small_study.study_instance_uid, "SOPInstanceUID": ""},
+                    relational=True)
+        assert not [e for e in journal.select(kind="C-FIND", role="SCP")]  # the query was never sent
+    finally:
+        archive.stop(timeout=10)
 
 
 def test_study_counts_are_returned(workstation: Workstation, archive_endpoint: Endpoint, stored: Study) -> None:

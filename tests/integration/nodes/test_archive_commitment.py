@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.config import Endpoint, PacsConfig
+from simulator.config import EmbeddedPacsConfig, Endpoint
 from simulator.journal import Exchange, Journal
 from simulator.net.ports import free_port
 from simulator.nodes.archive import EmbeddedArchive
@@ -145,7 +145,7 @@ def test_commitment_delivery_is_checked(tmp_path: Path) -> None:
 
 def test_embedded_backend_offers_storage_commitment_to_a_peer_added_later(tmp_path: Path, journal: Journal,
                                                                          small_study: Study) -> None:
-    backend = EmbeddedBackend(PacsConfig(), tmp_path / "pacs", commitment_delivery="new")
+    backend = EmbeddedBackend(EmbeddedPacsConfig(), tmp_path / "pacs", commitment_delivery="new")
     late = Modality("US1", node="US1", journal=journal)
     try:
         endpoint = backend.start([], journal)

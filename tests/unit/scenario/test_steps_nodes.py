@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.config import PacsConfig, default_department
+from simulator.config import RemotePacsConfig, default_department
 from simulator.department import Department
 from simulator.errors import ConfigError, HarnessError, NotSupported
 from simulator.scenario.loader import load_scenario
@@ -77,7 +77,7 @@ def test_unknown_and_not_stopped_nodes_are_refused(department: Department) -> No
 
 
 def test_a_remote_pacs_cannot_be_stopped(tmp_path: Path) -> None:
-    config = default_department().with_pacs(PacsConfig(backend="remote", host="127.0.0.1", port=11112))
+    config = default_department().with_pacs(RemotePacsConfig(host="127.0.0.1", port=11112))
     department = Department(config, workdir=tmp_path / "dept")
     with pytest.raises(NotSupported, match="not managed by radsim"):
         department.stop_node("PACS")

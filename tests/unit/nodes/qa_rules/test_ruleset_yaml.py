@@ -97,7 +97,7 @@ def test_max_length_override(ct: Dataset, tmp_path: Path) -> None:
     ("required:\n  action: bounce\n", 2, "required.action"),
     ("required:\n  patient: [PatientId]\n", 2, "required.patient.0"),
     ("charset:\n  enabled: true\n  colour: red\n", 3, "charset.colour"),
-    ("morph:\n  - {op: set, keyword: PatientName, value: X}\n  - {op: move, keyword: PatientID}\n", 3, "morph.1"),
+    ("morph:\n  - {op: set, keyword: PatientName, value: X}\n  - {op: move, keyword: PatientID}\n", 3, "morph.1.op"),
     ("morph:\n  - op: replace\n    keyword: PatientID\n    pattern: '(['\n    replacement: ''\n", 4,
      "morph.0.pattern"),
     ("morph:\n  - op: copy\n    from: AccessionNumber\n", 2, "morph.0.to"),
