@@ -223,12 +223,20 @@ def serve_archive(
         "--relational/--hierarchical-only",
         help="Accept relational queries and retrieves when proposed (PS3.4 C.4.1.2.2.2), or answer only "
              "hierarchical ones, as a strict baseline SCP does.")] = True,
+    accept: Annotated[list[str] | None, typer.Option(
+        "--accept", help="Accept C-STORE only in this transfer syntax (repeatable; names as in 'radsim generate "
+                         "--list', e.g. implicit-le): plays a PACS that takes fewer syntaxes.")] = None,
 ) -> None:
     """The embedded archive as a standalone Storage, Query/Retrieve and Storage Commitment SCP."""
     from simulator.nodes.archive import EmbeddedArchive
+    from simulator.synth.transfer import TRANSFER_SYNTAXES
 
+    for name in accept or []:
+        _choose(name, TRANSFER_SYNTAXES, "transfer syntax")
+    syntaxes = [str(TRANSFER_SYNTAXES[name].uid) for name in accept] if accept else None
     peers = {e.ae_title: e for e in (Endpoint.parse(p) for p in peer or [])}
-    archive = EmbeddedArchive(data, ae_title=_ae(aet), peers=peers, relational=relational)
+    archive = EmbeddedArchive(data, ae_title=_ae(aet), peers=peers, relational=relational,
+                              storage_syntaxes=syntaxes)
     endpoint = archive.start(host, _check_port(port))
     _wait_for_signal("archive", endpoint, archive.stop)
 
@@ -333,6 +341,32 @@ def qa_status(data: QaData, as_json: AsJson = False) -> None:
     error = report["last_forward_error"]
     out.print("last forwarding error: " + ("none" if error is None else f"{error['at']} {error['error']}"),
               highlight=False, markup=False)
+    if report["parked"]:
+        shown = len(report["parked"])
+        more = f" (newest {shown} of {report['parked_total']})" if report["parked_total"] > shown else ""
+        out.print(f"refused by the destination, set aside{more}; 'radsim qa retry' queues them again:",
+                  highlight=False, markup=False)
+        for row in report["parked"]:
+            out.print(f"  {row['uid']}  {row['at']}  {row['reason']}", highlight=False, markup=False)
+
+
+@qa_app.command("retry")
+@friendly
+def qa_retry(
+    data: QaData,
+    uids: Annotated[list[str] | None, typer.Argument(help="SOP Instance UIDs to send again.", show_default=False)
+                    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every instance the destination refused.")] = False,
+) -> None:
+    """Queue instances the destination refused (state failed) to be forwarded again, e.g. once the PACS accepts
+    their SOP class or transfer syntax."""
+    from simulator.nodes.qa.service import retry
+
+    entries = retry(data, uids or [], every=every)
+    for entry in entries:
+        out.print(f"queued again {entry.sop_instance_uid}", highlight=False)
+    if not entries:
+        out.print("nothing to retry", highlight=False)
 
 
 @quarantine_app.command("list")

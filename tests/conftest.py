@@ -70,6 +70,41 @@ def running_orthanc(peers: Sequence[Any], journal: Any = None) -> Iterator[Any]:
         pacs.stop()
 
 
+# What each native backend needs on this machine: (program, Debian package) pairs.
+BACKEND_NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "orthanc": (("Orthanc", "orthanc"),),
+    "dcmqrscp": (("dcmqrscp", "dcmtk"),),
+    "pixelmed": (("java", "pixelmed-apps"),),
+}
+
+
+def require_backend(name: str) -> None:
+    """Skip (or fail under RADSIM_REQUIRE_REAL=1) unless backend ``name`` can run here."""
+    for program, package in BACKEND_NEEDS.get(name, ()):
+        require_binary(program, package)
+    if name == "pixelmed":
+        from simulator.pacs.pixelmed import PIXELMED_JAR
+
+        require(PIXELMED_JAR.is_file(), f"{PIXELMED_JAR} not found: install the Debian package 'pixelmed-apps'")
+
+
+@contextmanager
+def running_pacs(name: str, peers: Sequence[Any] = (), journal: Any = None, workdir: Any = None,
+                 **settings: Any) -> Iterator[Any]:
+    """PACS backend ``name`` started knowing ``peers``; skipped when it cannot run here; stopped on exit."""
+    from simulator.config import pacs_config
+    from simulator.journal import Journal
+    from simulator.pacs import create_backend
+
+    require_backend(name)
+    pacs = create_backend(pacs_config(backend=name, **settings), workdir)
+    try:
+        pacs.start(list(peers), journal if journal is not None else Journal())
+        yield pacs
+    finally:
+        pacs.stop()
+
+
 @pytest.fixture
 def dcmtk_env() -> dict[str, str]:
     """Environment for DCMTK processes: TCP_NODELAY=1 avoids the ~40 ms Nagle stall per response."""

@@ -92,16 +92,20 @@ def storage_contexts_for(datasets: Iterable[Dataset]) -> list[PresentationContex
 
 
 def storage_contexts_for_classes(sop_classes: Iterable[str], syntaxes: Iterable[str]) -> list[PresentationContext]:
-    """Contexts for sending stored instances of ``sop_classes`` encoded in ``syntaxes`` unchanged: one context
-    per (class, syntax), so the acceptor cannot answer a compressed syntax with its own preference, plus a
-    native fallback per class; one context per class with every syntax when that would exceed 128."""
+    """Contexts for sending stored instances of ``sop_classes`` encoded in ``syntaxes``: per class the native
+    syntaxes first (a peer that accepts only the first context of a SOP class accepts one that can carry every
+    instance, transcoded if need be), then one context per (class, other syntax), so the acceptor cannot answer a
+    compressed syntax with its own preference; one context per class with every syntax when that would exceed 128
+    (PS3.8 9.3.2.2)."""
     classes = list(dict.fromkeys(sop_classes))
     encoded = [ts for ts in dict.fromkeys(syntaxes) if ts not in NATIVE_SYNTAXES]
     if len(classes) * (len(encoded) + 1) <= 128:
-        contexts = [build_context(uid, [ts]) for uid in classes for ts in encoded]
-        contexts.extend(build_context(uid, list(NATIVE_SYNTAXES)) for uid in classes)
+        contexts = []
+        for uid in classes:
+            contexts.append(build_context(uid, list(NATIVE_SYNTAXES)))
+            contexts.extend(build_context(uid, [ts]) for ts in encoded)
         return contexts
-    wanted = list(dict.fromkeys([*encoded, *NATIVE_SYNTAXES]))
+    wanted = list(dict.fromkeys([*NATIVE_SYNTAXES, *encoded]))
     return [build_context(uid, wanted) for uid in classes]
 
 

@@ -35,10 +35,6 @@ def _query(level: str, **keys: str) -> Dataset:
     return ds
 
 
-# Whether a peer (AE title, host, port, model) accepted relational queries; asked once per process.
-_RELATIONAL: dict[tuple[str, str, int, str], bool] = {}
-
-
 def study_instances(client: DicomClient, peer: Endpoint, study_instance_uid: str, *,
                     try_relational: bool = True) -> list[InstanceRef]:
     """Every instance ``peer`` lists for the study (Study Root model), without duplicates, in answer order.
@@ -47,15 +43,14 @@ def study_instances(client: DicomClient, peer: Endpoint, study_instance_uid: str
     holds nothing of the study.
     """
     key = (peer.ae_title, peer.host, peer.port, "study")
-    if try_relational and _RELATIONAL.get(key, True):
+    if try_relational and key not in client.relational_refused:
         query = _query("IMAGE", StudyInstanceUID=study_instance_uid, SeriesInstanceUID="", SOPInstanceUID="",
                        SOPClassUID="")
         try:
             answers = client.find(peer, query, relational=True)
         except RelationalQueryRefused:
-            _RELATIONAL[key] = False
+            client.relational_refused.add(key)  # this client asks that peer level by level from now on
         else:
-            _RELATIONAL[key] = True
             return _refs(answers, study_instance_uid, None)
     series = client.find(peer, _query("SERIES", StudyInstanceUID=study_instance_uid, SeriesInstanceUID=""))
     found: list[InstanceRef] = []

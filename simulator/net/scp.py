@@ -38,6 +38,8 @@ from simulator.net.contexts import (
     storage_contexts_for_classes,
 )
 from simulator.net.status import CANCEL, PENDING, describe_status, is_failure, is_warning
+from simulator.net.store import choose
+from simulator.net.transcode import TranscodeFailed, transcode
 from simulator.net.transport import capped_handler
 from simulator.synth.uids import derive_uid
 
@@ -232,7 +234,9 @@ class DicomServer:
                  find: FindHandler | None = None, move: RetrieveHandler | None = None,
                  get: RetrieveHandler | None = None, worklist: FindHandler | None = None,
                  services: Sequence[ScpService] = (), max_pdu: int = DEFAULT_MAX_PDU,
-                 require_called_ae: bool = True, relational: bool = True) -> None:
+                 require_called_ae: bool = True, relational: bool = True,
+                 storage_classes: Sequence[str] | None = None,
+                 storage_syntaxes: Sequence[str] | None = None) -> None:
         self.ae_title = ae_title
         self.node = node
         self.journal = journal
@@ -242,6 +246,10 @@ class DicomServer:
         self._get = get
         self._worklist = worklist
         self.relational = relational  # accept relational queries and retrieves when proposed (PS3.4 C.3.4)
+        # What C-STORE accepts (default: every storage SOP class, every syntax in ACCEPTED_SYNTAXES); narrower sets
+        # make a strict peer, e.g. Implicit VR Little Endian only, the one syntax every SCP must take (PS3.5 10.1).
+        self.storage_classes = list(storage_classes) if storage_classes is not None else all_storage_classes()
+        self.storage_syntaxes = list(storage_syntaxes) if storage_syntaxes is not None else list(ACCEPTED_SYNTAXES)
         self.services = tuple(services)
         self._server: ThreadedAssociationServer | None = None
         self._lock = threading.Lock()
@@ -261,8 +269,8 @@ class DicomServer:
         ae = self.ae
         ae.add_supported_context(VERIFICATION, ACCEPTED_SYNTAXES)
         if self._store is not None:
-            for uid in all_storage_classes():
-                ae.add_supported_context(uid, ACCEPTED_SYNTAXES)
+            for uid in self.storage_classes:
+                ae.add_supported_context(uid, self.storage_syntaxes)
         for operation, handler in (("C-FIND", self._find), ("C-MOVE", self._move), ("C-GET", self._get)):
             if handler is None:
                 continue
@@ -278,9 +286,9 @@ class DicomServer:
                     ae.add_supported_context(uid, ACCEPTED_SYNTAXES)
         if self._get is not None:
             # C-GET sends C-STORE sub-operations on the same association: accept the SCU role for storage
-            # (PS3.4 C.4.3, PS3.7 D.3.3.4 role selection).
-            for uid in all_storage_classes():
-                ae.add_supported_context(uid, ACCEPTED_SYNTAXES, scu_role=True, scp_role=True)
+            # (PS3.4 C.4.3, PS3.7 D.3.3.4 role selection), for what this node stores.
+            for uid in self.storage_classes:
+                ae.add_supported_context(uid, self.storage_syntaxes, scu_role=True, scp_role=True)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -475,16 +483,18 @@ class DicomServer:
             classes = plan.sop_classes or all_storage_classes()[:120]
             contexts = storage_contexts_for_classes(classes, plan.transfer_syntaxes)
 
-            def nodelay(opened: Any) -> None:
+            def opened(event_open: Any) -> None:
                 # pynetdicom opens the C-STORE sub-association itself; without TCP_NODELAY each sub-operation
                 # waits for the destination's delayed ACK (about 40 ms on loopback).
-                sock = getattr(getattr(opened.assoc.dul, "socket", None), "socket", None)
+                sub_association.append(event_open.assoc)
+                sock = getattr(getattr(event_open.assoc.dul, "socket", None), "socket", None)
                 if sock is not None:
                     with contextlib.suppress(OSError):
                         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+            sub_association: list[Any] = []
             yield plan.destination.host, plan.destination.port, {
-                "contexts": contexts, "evt_handlers": [(evt.EVT_CONN_OPEN, nodelay)],
+                "contexts": contexts, "evt_handlers": [(evt.EVT_CONN_OPEN, opened)],
             }
         yield len(plan.instances)
         for sent, item in enumerate(plan.instances):
@@ -498,8 +508,31 @@ class DicomServer:
                 LOG.warning("%s: cannot load %s for %s: %s", self.node, item, operation, exc)
                 yield 0xA702, None
                 return
-            yield PENDING, ds
+            # The C-STORE sub-operations go over the sub-association (C-MOVE) or this one (C-GET, PS3.4 C.4.3.2).
+            store_assoc = event.assoc if operation == "C-GET" else (sub_association[0] if sub_association else None)
+            yield PENDING, self._fit(event, store_assoc, ds)
         self._record(event, operation, 0x0000, started, detail={**detail, "sub_operations": len(plan.instances)})
+
+    def _fit(self, event: Any, assoc: Any, ds: Dataset) -> Dataset:
+        """``ds`` in a transfer syntax the store association accepted for its SOP class: as stored when it was
+        accepted, else transcoded to a native one it accepted (journalled, decoded pixels compared). When none fits,
+        ``ds`` as it is: the sub-operation then fails, as PS3.4 C.4.2.2 and C.4.3.2 say it must."""
+        if assoc is None or "SOPClassUID" not in ds:
+            return ds
+        syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+        how, target = choose(assoc, str(ds.SOPClassUID), syntax)
+        if how != "transcode":
+            return ds
+        started = time.time()
+        try:
+            out, record = transcode(ds, target)
+        except TranscodeFailed as exc:
+            LOG.warning("%s: %s", self.node, exc)
+            return ds
+        self._record(event, "TRANSCODE", None, started, meaning=record.describe(),
+                     detail={"sop_instance_uid": record.sop_instance_uid, "from": record.source, "to": record.target,
+                             "pixels_compared": record.pixels_compared})
+        return out
 
 
 def _relational(event: Any) -> bool:

@@ -82,6 +82,8 @@ class RetrieveOutcome:
     remaining: int = 0
     failed_sop_instance_uids: list[str] = field(default_factory=list)
     received: list[Dataset] = field(default_factory=list)
+    # For each of ``received`` (C-GET): the Affected SOP Instance and Class UID of the C-STORE that carried it.
+    commanded: list[tuple[str, str]] = field(default_factory=list)
     duration_s: float = 0.0
     cancel_sent: bool = False
     remaining_reported: bool = False  # the final response carried Number of Remaining Sub-operations
@@ -158,6 +160,8 @@ class DicomClient:
         self.journal = journal if journal is not None else Journal()
         self.timeouts = timeouts or Timeouts()
         self.max_pdu = max_pdu
+        # Peers (AE title, host, port, model) that did not accept relational queries (see net/hierarchy.py).
+        self.relational_refused: set[tuple[str, str, int, str]] = set()
 
     # -- associations -------------------------------------------------------------------------------------
 
@@ -396,6 +400,7 @@ class DicomClient:
             role.scp_role = True
             roles.append(role)
         received: list[Dataset] = []
+        commanded: list[tuple[str, str]] = []
         lock = threading.Lock()
 
         def _on_store(event: Any) -> int:
@@ -404,6 +409,8 @@ class DicomClient:
             status = on_instance(ds) if on_instance else 0x0000
             with lock:
                 received.append(ds)
+                commanded.append((str(event.request.AffectedSOPInstanceUID),
+                                  str(event.request.AffectedSOPClassUID)))
             return status
 
         with self.associate(peer, contexts, purpose="C-GET", roles=roles,
@@ -415,6 +422,7 @@ class DicomClient:
             )
             outcome.duration_s = time.time() - started
             outcome.received = received
+            outcome.commanded = commanded
             self._record_retrieve(outcome, peer, started, {"model": model, "received": len(received)})
         self._raise_retrieve_failure(outcome, peer, None)
         return outcome

@@ -56,19 +56,22 @@ class Workstation(ListeningNode):
         self.client = DicomClient(ae_title, node=node, journal=self.journal)
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store)
         self._lock = threading.Lock()
-        self.received: dict[str, Dataset] = {}
+        self.received: dict[str, Dataset] = {}  # by the data set's own SOP Instance UID
         self.deliveries: Counter[str] = Counter()
+        # C-STOREs whose command named another instance than the data set holds: command UID -> data set UID
+        self.mismatched: dict[str, str] = {}
 
     def clear(self) -> None:
         with self._lock:
             self.received.clear()
             self.deliveries.clear()
+            self.mismatched.clear()
 
     def _on_store(self, request: StoreRequest) -> StoreReply:
+        """Keep what arrived under the data set's own SOP Instance UID, and note when the C-STORE command's Affected
+        SOP Instance (or Class) UID names another (PS3.7 9.1.1.1: they identify the same instance)."""
         ds = request.dataset()
-        with self._lock:
-            self.received[request.sop_instance_uid] = ds
-            self.deliveries[request.sop_instance_uid] += 1
+        self._keep([ds], [(request.sop_instance_uid, request.sop_class_uid)])
         return StoreReply(0x0000)
 
     # -- queries and retrieves ---------------------------------------------------------------------------------
@@ -95,15 +98,21 @@ class Workstation(ListeningNode):
             cancel_after: int | None = None) -> RetrieveOutcome:
         """C-GET into ``received``; ``cancel_after`` sends C-CANCEL after that many pending responses."""
         outcome = self.client.get(pacs, identifier(level, keys), model=model, cancel_after=cancel_after)
-        self._keep(outcome.received)
+        self._keep(outcome.received, outcome.commanded)
         return outcome
 
-    def _keep(self, datasets: Sequence[Dataset]) -> None:
+    def _keep(self, datasets: Sequence[Dataset], commanded: Sequence[tuple[str, str]] | None = None) -> None:
+        """File ``datasets`` by their own SOP Instance UID; ``commanded`` holds, for each, the (Affected SOP Instance
+        UID, Affected SOP Class UID) of the C-STORE that carried it, when there was one."""
         with self._lock:
-            for ds in datasets:
-                uid = str(ds.SOPInstanceUID)
+            for index, ds in enumerate(datasets):
+                uid = str(ds.get("SOPInstanceUID", "") or "")
                 self.received[uid] = ds
                 self.deliveries[uid] += 1
+                if commanded is not None and index < len(commanded):
+                    command_uid, command_class = commanded[index]
+                    if command_uid != uid or command_class != str(ds.get("SOPClassUID", "") or ""):
+                        self.mismatched[command_uid] = uid
 
     # -- DICOMweb (PS3.18) -------------------------------------------------------------------------------------
 
@@ -155,19 +164,34 @@ class Workstation(ListeningNode):
         with self._lock:
             received = dict(self.received)
             deliveries = Counter(self.deliveries)
-        return compare_instances(sent, received, deliveries)
+            mismatched = dict(self.mismatched)
+        return compare_instances(sent, received, deliveries, mismatched)
 
 
 def compare_instances(sent: Sequence[Dataset], received: Mapping[str, Dataset],
-                      deliveries: Mapping[str, int] | None = None) -> list[str]:
-    """Differences in SOP Instance UIDs, key attributes and pixel data; empty when identical."""
+                      deliveries: Mapping[str, int] | None = None,
+                      mismatched: Mapping[str, str] | None = None) -> list[str]:
+    """Differences in SOP Instance UIDs, key attributes and pixel data; empty when identical.
+
+    ``received`` is keyed by each data set's own SOP Instance UID; ``mismatched`` maps the Affected SOP Instance UID
+    of a C-STORE to the UID of the data set it carried, where they differ, so that a PACS that sends the wrong
+    instance is reported as such rather than as an instance with other pixels."""
     problems: list[str] = []
+    mismatched = mismatched or {}
     for ds in sent:
         uid = str(ds.SOPInstanceUID)
         got = received.get(uid)
+        carried = mismatched.get(uid)
+        if carried is not None and carried != uid:
+            problems.append(f"{uid}: wrong instance: the C-STORE for it carried the data set of {carried or '(none)'}")
         if got is None:
             problems.append(f"{uid}: not received")
             continue
+        commanded_as = [command for command, own in mismatched.items() if own == uid and command != uid]
+        if commanded_as:
+            problems.append(f"{uid}: arrived in a C-STORE whose command named {commanded_as[0]}")
+        elif carried == uid:
+            problems.append(f"{uid}: the C-STORE named another SOP Class UID than its data set holds")
         if deliveries is not None and deliveries.get(uid, 0) > 1:
             problems.append(f"{uid}: received {deliveries[uid]} times")
         for keyword in KEY_ATTRIBUTES:

@@ -57,6 +57,7 @@ class PacsBackend(ABC):
         self.peers: dict[str, Endpoint] = {}
         self.identity: PeerIdentity | None = None  # what the PACS said of itself in its A-ASSOCIATE-AC
         self._journal: Journal = Journal()
+        self._inspector: DicomClient | None = None
 
     # -- facts -------------------------------------------------------------------------------------------------
 
@@ -150,8 +151,12 @@ class PacsBackend(ABC):
     # -- shared by subclasses ----------------------------------------------------------------------------------
 
     def _client(self) -> DicomClient:
-        """An SCU for inspection queries, calling as our first peer (a PACS that checks callers knows it)."""
-        return DicomClient(next(iter(self.peers), PROBE_AE), node="PACS-probe", journal=self._journal)
+        """The SCU for inspection queries, calling as our first peer (a PACS that checks callers knows it)."""
+        calling = next(iter(self.peers), PROBE_AE)
+        if self._inspector is None or self._inspector.ae_title != calling or self._inspector.journal is not (
+                self._journal):
+            self._inspector = DicomClient(calling, node="PACS-probe", journal=self._journal)
+        return self._inspector
 
     def _identify(self, journal: Journal | None = None, *, calling_ae: str = PROBE_AE,
                   timeout: float = 5.0) -> PeerIdentity:

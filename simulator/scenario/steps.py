@@ -20,7 +20,6 @@ from simulator.department import Department
 from simulator.errors import ConfigError, ConformanceFailure, DimseFailure, NotSupported
 from simulator.net import DicomClient, RetrieveOutcome, StoreOutcome, describe_status, is_failure, is_warning
 from simulator.nodes.acquisition import Acquisition
-from simulator.nodes.workstation import compare_instances
 from simulator.pacs.base import Capability
 from simulator.scenario.expressions import Answers, MissingAttribute, evaluate, matches, plain, substitute
 from simulator.scenario.model import Seconds, StepArgs
@@ -441,7 +440,7 @@ class IdenticalArgs(StepArgs):
 def run_expect_identical(ctx: RunContext, args: IdenticalArgs) -> str:
     study = ctx.study(args.study)
     ws = ctx.department.workstation(args.at)
-    problems = compare_instances(study.datasets, dict(ws.received), dict(ws.deliveries))
+    problems = ws.compare(study.datasets)
     if problems:
         raise ConformanceFailure(problems)
     return f"{len(study)} instances identical at {args.at}"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from pydicom.dataset import Dataset
@@ -43,12 +43,14 @@ class EmbeddedArchive(ListeningNode):
     ``new`` association, or ``auto`` (the same one while the requester keeps it open, else a new one).
 
     ``relational`` False refuses relational queries and retrieves in extended negotiation, so that only
-    hierarchical ones are answered (PS3.4 C.4.1.2.2.1), as a strict baseline SCP does.
+    hierarchical ones are answered (PS3.4 C.4.1.2.2.1), as a strict baseline SCP does. ``storage_classes`` and
+    ``storage_syntaxes`` narrow what C-STORE accepts (default: everything), to play a PACS that does not.
     """
 
     def __init__(self, data_dir: Path, *, ae_title: str = "RADSIM_PACS", journal: Journal | None = None,
                  node: str = "PACS", peers: Mapping[str, Endpoint] | None = None,
-                 commitment_delivery: Delivery = "auto", relational: bool = True) -> None:
+                 commitment_delivery: Delivery = "auto", relational: bool = True,
+                 storage_classes: Sequence[str] | None = None, storage_syntaxes: Sequence[str] | None = None) -> None:
         self.ae_title = ae_title
         self.node = node
         self.journal = journal if journal is not None else Journal()
@@ -61,7 +63,8 @@ class EmbeddedArchive(ListeningNode):
         )
         self._server = DicomServer(ae_title, node=node, journal=self.journal, store=self._on_store,
                                    find=self._on_find, move=self._on_move, get=self._on_get,
-                                   services=[commitment], relational=relational)
+                                   services=[commitment], relational=relational,
+                                   storage_classes=storage_classes, storage_syntaxes=storage_syntaxes)
 
     @property
     def commitment_delivery(self) -> Delivery:

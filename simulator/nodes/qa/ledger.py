@@ -267,6 +267,15 @@ class Ledger:
             self._audit(db, uid, "released", detail, at)
             self._audit(db, uid, "queued", detail, at)
 
+    def retry(self, uid: str, detail: Mapping[str, Any]) -> None:
+        """An instance the destination refused is queued again (an operator asked for it)."""
+        at = now()
+        with self._tx() as db:
+            db.execute("UPDATE instances SET state = 'queued', reason = '', updated_at = ? WHERE sop_instance_uid = ?",
+                       (at, uid))
+            self._audit(db, uid, "retried", detail, at)
+            self._audit(db, uid, "queued", detail, at)
+
     def operator_reject(self, uid: str, detail: Mapping[str, Any]) -> None:
         at = now()
         with self._tx() as db:

@@ -48,7 +48,15 @@ from simulator.nodes.qa.ledger import CONFLICT, FILENAME, AuditEvent, Entry, Led
 from simulator.nodes.qa.reconcile import WorklistLookup
 from simulator.nodes.qa.rules import Rule, evaluate
 from simulator.nodes.qa.ruleset import RuleSet
-from simulator.nodes.qa.spool import QUARANTINE, REJECTED, Spool, file_facts, part10_head, part10_head_for
+from simulator.nodes.qa.spool import (
+    FAILED,
+    QUARANTINE,
+    REJECTED,
+    Spool,
+    file_facts,
+    part10_head,
+    part10_head_for,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -62,6 +70,7 @@ FORWARD_ASSOCIATIONS = 2
 # whole queue that long.
 FORWARD_RESPONSE_TIMEOUT_S = 30.0
 OUT_OF_RESOURCES = 0xA700
+PARKED_SHOWN = 20  # refused instances 'radsim qa status' lists
 _PIXEL_DATA = Tag(0x7FE0, 0x0010)
 _STRIPES = 64
 
@@ -399,6 +408,7 @@ def status(data_dir: Path) -> dict[str, Any]:
         spool = Spool(data_dir)
         quarantine = data_dir / QUARANTINE
         error = ledger.last_forward_error()
+        parked = sorted(ledger.entries(State.FAILED), key=lambda e: e.updated_at, reverse=True)
         return {
             "data": str(data_dir),
             "states": ledger.counts(),
@@ -406,7 +416,45 @@ def status(data_dir: Path) -> dict[str, Any]:
             "quarantine_files": len(list(quarantine.glob("*.dcm"))) if quarantine.is_dir() else 0,
             "last_forward_error": None if error is None else {"at": error.at, "uid": error.sop_instance_uid,
                                                               "error": error.detail.get("error")},
+            # Refused by the destination (a failure status, or no presentation context it could travel in): set
+            # aside in failed/, newest first; 'radsim qa retry' queues them again.
+            "parked": [{"uid": e.sop_instance_uid, "at": e.updated_at, "reason": e.reason,
+                        "status": None if e.last_status is None else f"0x{e.last_status:04X}"}
+                       for e in parked[:PARKED_SHOWN]],
+            "parked_total": len(parked),
         }
+    finally:
+        ledger.close()
+
+
+def retry(data_dir: Path, uids: Sequence[str] = (), *, every: bool = False, by: str = "operator") -> list[Entry]:
+    """Queue instances the destination refused (state ``failed``, files in ``failed/``) to be forwarded again, e.g.
+    after the PACS was configured to accept their SOP class or transfer syntax. ``every``: all of them. Every UID
+    is checked before anything moves."""
+    ledger = open_ledger(data_dir)
+    try:
+        spool = Spool(data_dir)
+        entries = ledger.entries(State.FAILED) if every else []
+        if not every:
+            if not uids:
+                raise ConfigError("name at least one SOP Instance UID, or --all (see 'radsim qa status')")
+            for uid in uids:
+                entry = ledger.get(uid)
+                if entry is None:
+                    raise ConfigError(f"unknown SOP Instance UID {uid}: the QA node never received it")
+                if entry.state is not State.FAILED:
+                    raise ConfigError(f"{uid} was not refused by the destination (it is {entry.state})")
+                entries.append(entry)
+        found = [(entry, spool.parked_path(entry.sop_instance_uid)) for entry in entries]
+        missing = [entry.sop_instance_uid for entry, path in found if path is None]
+        if missing:
+            raise ConfigError(f"{missing[0]} is failed but its file is missing from {data_dir / FAILED}")
+        for entry, path in found:
+            assert path is not None
+            item = spool.requeue(path, DESTINATION, entry.sop_instance_uid)
+            path.with_suffix(".txt").unlink(missing_ok=True)
+            ledger.retry(entry.sop_instance_uid, {"by": by, "previous_reason": entry.reason, "file": item.path.name})
+        return [entry for entry, _ in found]
     finally:
         ledger.close()
 

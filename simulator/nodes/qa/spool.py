@@ -154,6 +154,15 @@ class Spool:
         fsync_dir(failed)
         return target
 
+    def parked_path(self, sop_instance_uid: str) -> Path | None:
+        """The file of an instance :meth:`park` set aside, None when there is none."""
+        folder = self.root / FAILED
+        if not folder.is_dir():
+            return None
+        stem = uid_file_stem(sop_instance_uid)
+        found = sorted(folder.glob(f"*-{stem}.dcm"))
+        return found[-1] if found else None
+
     def held_path(self, folder: str, sop_instance_uid: str, digest: str) -> Path:
         return self.root / folder / f"{uid_file_stem(sop_instance_uid)}-{digest[:16]}.dcm"
 

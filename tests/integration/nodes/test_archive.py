@@ -180,3 +180,25 @@ def _dataset_bytes(part10: bytes) -> bytes:
     offset = 132
     group_length = struct.unpack("<I", part10[offset + 8:offset + 12])[0]
     return part10[offset + 12 + group_length:]
+
+
+def test_a_c_get_whose_sub_operations_all_fail_ends_with_one_final_response(archive: EmbeddedArchive,
+                                                                           archive_endpoint: Endpoint,
+                                                                           stored: Study, journal: Journal) -> None:
+    """The requester offers no storage context for CT (PS3.4 C.4.3.2: each sub-operation then fails): the final
+    response is 0xA702 with the Failed SOP Instance UID List as its Identifier (PS3.4 C.4.3.1.3.1), and the
+    association is released normally afterwards: nothing follows the final response but that identifier.
+    (DCMTK's getscu 3.6.7 does not read that identifier and reports the release as failed, against DCMTK's own
+    dcmqrscp too.)"""
+    client = DicomClient("WS1", node="WS1", journal=journal)
+    with pytest.raises(DimseFailure) as info:
+        client.get(archive_endpoint, identifier("STUDY", {"StudyInstanceUID": stored.study_instance_uid}),
+                   sop_classes=["1.2.840.10008.5.1.4.1.1.4"])  # MR Image Storage only
+    assert info.value.status == 0xA702
+    (final,) = journal.select(node="WS1", kind="C-GET", role="SCU")
+    assert (final.detail["failed"], final.detail["completed"]) == (len(stored), 0)
+    scp_side = [e.meaning for e in journal.select(node=archive.node, kind="ASSOCIATION")]
+    assert "aborted" not in scp_side
+    # The archive still serves the next request on a new association.
+    assert client.get(archive_endpoint, identifier("STUDY", {"StudyInstanceUID": stored.study_instance_uid})
+                      ).completed == len(stored)
