@@ -133,6 +133,16 @@ def wait_for_echo(endpoint: Any, process: subprocess.Popen[Any], output: Callabl
     pytest.fail(f"{endpoint} did not answer C-ECHO within {timeout:.0f}s ({last_error}):\n{output()}")
 
 
+def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; its last answer, as a bool."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
     """Stop a process a test started: SIGTERM, wait up to ``timeout`` s, then SIGKILL."""
     if proc.poll() is None:

@@ -24,7 +24,7 @@ from simulator.nodes.archive import EmbeddedArchive
 from simulator.nodes.qa import QANode
 from simulator.synth import Study, build_ct_study
 from simulator.synth.transfer import encode_study
-from tests.conftest import listening, require_binary, stop_process, wait_for_echo
+from tests.conftest import listening, require_binary, stop_process, wait_for, wait_for_echo
 
 pytestmark = pytest.mark.dcmtk
 DEST_AE = "IMPLICIT_ONLY"
@@ -120,9 +120,7 @@ def test_the_qa_node_forwards_compressed_instances_to_an_implicit_only_pacs(tmp_
     with listening(qa):
         assert {o.status for o in DicomClient("CT1", node="CT1").store(qa.endpoint, study.datasets)} == {0}  # type: ignore[arg-type]
         _arrived_identical(folder, study)
-        deadline = time.monotonic() + 20
-        while qa.queue_length() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert wait_for(lambda: qa.ledger.counts()["forwarded"] == len(study), 20)
         states = {state: n for state, n in qa.ledger.counts().items() if n}
     assert states == {"forwarded": len(study)}
     assert len(journal.select(node=qa.node, kind="TRANSCODE")) == len(study)

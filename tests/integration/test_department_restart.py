@@ -4,9 +4,8 @@ data folder and forwards its queue. Each instance is stored into the PACS exactl
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,7 @@ from simulator.department import Department
 from simulator.errors import HarnessError, NetworkError
 from simulator.journal import Journal
 from simulator.synth import Study, build_ct_study
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
+from tests.conftest import wait_for
 
 
 def _stores_at_pacs(journal: Journal) -> Counter[str]:
@@ -61,18 +52,18 @@ def test_pacs_down_then_up_on_the_same_port_and_data(department: Department, stu
     outcomes = ct1.store(study.datasets, department.endpoint("QA"))
     assert {o.status for o in outcomes} == {0}  # acknowledged: the QA node answers for them
     assert qa.queue_length() == len(study)
-    assert _wait_for(lambda: qa.ledger.last_forward_error() is not None, 10)
+    assert wait_for(lambda: qa.ledger.last_forward_error() is not None, 10)
 
     assert department.start_node("PACS") == f"PACS RADSIM_PACS@127.0.0.1:{port} started"
     assert department.pacs.endpoint.port == port
     with pytest.raises(HarnessError, match="is running"):
         department.start_node("PACS")
-    assert _wait_for(lambda: department.pacs.sop_instance_uids(study.study_instance_uid)
+    assert wait_for(lambda: department.pacs.sop_instance_uids(study.study_instance_uid)
                      == set(study.sop_instance_uids), 30)
     assert department.pacs.sop_instance_uids(before.study_instance_uid) == set(before.sop_instance_uids)
     counts = _stores_at_pacs(department.journal)
     assert {uid: counts[uid] for uid in study.sop_instance_uids} == dict.fromkeys(study.sop_instance_uids, 1)
-    assert _wait_for(lambda: qa.ledger.counts()["forwarded"] == len(study) + len(before), 10)
+    assert wait_for(lambda: qa.ledger.counts()["forwarded"] == len(study) + len(before), 10)
 
 
 def test_killed_qa_node_restarts_on_its_port_and_forwards_its_queue(department: Department, study: Study) -> None:
@@ -97,11 +88,11 @@ def test_killed_qa_node_restarts_on_its_port_and_forwards_its_queue(department: 
     assert fresh.ledger.counts()["queued"] == 5
     assert {o.status for o in ct1.store(rest, qa_endpoint)} == {0}
     department.start_node("PACS")
-    assert _wait_for(lambda: department.pacs.sop_instance_uids(study.study_instance_uid)
+    assert wait_for(lambda: department.pacs.sop_instance_uids(study.study_instance_uid)
                      == set(study.sop_instance_uids), 30)
     counts = _stores_at_pacs(department.journal)
     assert {uid: counts[uid] for uid in study.sop_instance_uids} == dict.fromkeys(study.sop_instance_uids, 1)
-    assert _wait_for(lambda: fresh.ledger.counts()["forwarded"] == len(study), 10)
+    assert wait_for(lambda: fresh.ledger.counts()["forwarded"] == len(study), 10)
 
 
 def test_graceful_qa_stop_and_restart_keeps_the_port(department: Department, study: Study) -> None:
@@ -111,7 +102,7 @@ def test_graceful_qa_stop_and_restart_keeps_the_port(department: Department, stu
     assert department.endpoint("QA") == endpoint
     ct1 = department.modality("CT1")
     assert {o.status for o in ct1.store(study.datasets, endpoint)} == {0}
-    assert _wait_for(lambda: department.pacs.sop_instance_uids(study.study_instance_uid)
+    assert wait_for(lambda: department.pacs.sop_instance_uids(study.study_instance_uid)
                      == set(study.sop_instance_uids), 30)
 
 

@@ -348,16 +348,26 @@ def open_ledger(data_dir: Path) -> Ledger:
     return Ledger(data_dir)
 
 
-def _quarantined(ledger: Ledger, spool: Spool, uids: Sequence[str]) -> list[tuple[Entry, Path]]:
+def _entries_in(ledger: Ledger, uids: Sequence[str], state: State, *, what: str, hint: str) -> list[Entry]:
+    """The ledger rows of ``uids``, each checked to be in ``state``; ConfigError naming the first that is not."""
     if not uids:
-        raise ConfigError("name at least one SOP Instance UID (see 'radsim qa quarantine list')")
+        raise ConfigError(f"name at least one SOP Instance UID ({hint})")
     found = []
     for uid in uids:
         entry = ledger.get(uid)
         if entry is None:
             raise ConfigError(f"unknown SOP Instance UID {uid}: the QA node never received it")
-        if entry.state is not State.QUARANTINED:
-            raise ConfigError(f"{uid} is not quarantined (it is {entry.state})")
+        if entry.state is not state:
+            raise ConfigError(f"{uid} {what} (it is {entry.state})")
+        found.append(entry)
+    return found
+
+
+def _quarantined(ledger: Ledger, spool: Spool, uids: Sequence[str]) -> list[tuple[Entry, Path]]:
+    found = []
+    for entry in _entries_in(ledger, uids, State.QUARANTINED, what="is not quarantined",
+                             hint="see 'radsim qa quarantine list'"):
+        uid = entry.sop_instance_uid
         path = spool.held_path(QUARANTINE, uid, entry.digest)
         if not path.is_file():
             raise ConfigError(f"{uid} is quarantined but its file {path} is missing")
@@ -434,17 +444,9 @@ def retry(data_dir: Path, uids: Sequence[str] = (), *, every: bool = False, by: 
     ledger = open_ledger(data_dir)
     try:
         spool = Spool(data_dir)
-        entries = ledger.entries(State.FAILED) if every else []
-        if not every:
-            if not uids:
-                raise ConfigError("name at least one SOP Instance UID, or --all (see 'radsim qa status')")
-            for uid in uids:
-                entry = ledger.get(uid)
-                if entry is None:
-                    raise ConfigError(f"unknown SOP Instance UID {uid}: the QA node never received it")
-                if entry.state is not State.FAILED:
-                    raise ConfigError(f"{uid} was not refused by the destination (it is {entry.state})")
-                entries.append(entry)
+        entries = ledger.entries(State.FAILED) if every else _entries_in(
+            ledger, uids, State.FAILED, what="was not refused by the destination", hint="or --all; see 'radsim qa "
+                                                                                     "status'")
         found = [(entry, spool.parked_path(entry.sop_instance_uid)) for entry in entries]
         missing = [entry.sop_instance_uid for entry, path in found if path is None]
         if missing:

@@ -4,7 +4,6 @@ new peers, clear errors; and the QA node forwarding into it while it takes one s
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from simulator.nodes.qa import QANode
 from simulator.nodes.workstation import Workstation
 from simulator.pacs import create_backend
 from simulator.synth import build_ct_study
-from tests.conftest import listening, require_backend, running_pacs
+from tests.conftest import listening, require_backend, running_pacs, wait_for
 
 pytestmark = pytest.mark.dcmtk
 
@@ -70,10 +69,7 @@ def test_the_qa_node_forwards_everything_once_into_one_store_association_at_a_ti
         with listening(qa):
             outcomes = DicomClient("CT1", node="CT1").store(qa.endpoint, study.datasets)  # type: ignore[arg-type]
             assert {o.status for o in outcomes} == {0}
-            deadline = time.monotonic() + 60
-            while qa.queue_length() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert qa.queue_length() == 0, qa.forwarder.last_error
+            assert wait_for(lambda: qa.ledger.counts()["forwarded"] == len(study), 60), qa.forwarder.last_error
             parked, lanes = qa.forwarder.parked, qa.forwarder.lanes
         listed = pacs.sop_instance_uids(study.study_instance_uid)
         counts = {state: n for state, n in qa.ledger.counts().items() if n}

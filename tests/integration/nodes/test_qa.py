@@ -4,7 +4,6 @@ and its own restart without losing an acknowledged instance."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,7 @@ from simulator.nodes.archive import EmbeddedArchive
 from simulator.nodes.qa import QANode
 from simulator.nodes.qa.rules import Action, Violation
 from simulator.synth import Study, apply_defect, build_ct_study
-
-
-def _wait_for(predicate: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return bool(predicate())  # type: ignore[operator]
+from tests.conftest import wait_for
 
 
 def test_accepted_instances_reach_the_pacs(tmp_path: Path, journal: Journal, archive: EmbeddedArchive,
@@ -73,10 +64,10 @@ def test_pacs_down_then_up_everything_arrives(tmp_path: Path, journal: Journal, 
     try:
         outcomes = DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets)
         assert {o.status for o in outcomes} == {0}  # acknowledged while the PACS is down: it is spooled
-        assert _wait_for(lambda: qa.forwarder.last_error is not None, 10)
+        assert wait_for(lambda: qa.forwarder.last_error is not None, 10)
         assert qa.spool.count("PACS") == len(small_study)
         archive.start("127.0.0.1", port)
-        assert _wait_for(lambda: qa.spool.count("PACS") == 0, 60)
+        assert wait_for(lambda: qa.spool.count("PACS") == 0, 60)
     finally:
         qa.stop(timeout=10)
         archive.stop(timeout=10)
@@ -174,8 +165,8 @@ def test_conflict_is_quarantined_then_released_through_the_cli(tmp_path: Path, j
         released = _qa("quarantine", "release", uid, "--data", str(data))
         assert released.exit_code == 0, released.output
         # The running node's forwarder finds it at its next poll, without being told.
-        assert _wait_for(lambda: _archive_stores(journal, archive, uid) == 2, 15)
-        assert _wait_for(lambda: (e := qa.ledger.get(uid)) is not None and e.state == "forwarded", 10)
+        assert wait_for(lambda: _archive_stores(journal, archive, uid) == 2, 15)
+        assert wait_for(lambda: (e := qa.ledger.get(uid)) is not None and e.state == "forwarded", 10)
     finally:
         qa.stop(timeout=10)
     events = [e.event for e in qa.ledger.audit(uid)]
@@ -196,7 +187,7 @@ def test_status_counts_with_the_node_stopped(tmp_path: Path, journal: Journal, a
     endpoint = qa.start()
     try:
         DicomClient("CT1", node="CT1").store(endpoint, study.datasets)
-        assert _wait_for(lambda: qa.ledger.last_forward_error() is not None, 10)
+        assert wait_for(lambda: qa.ledger.last_forward_error() is not None, 10)
     finally:
         qa.stop(timeout=10)
     result = _qa("status", "--data", str(data), "--json")
@@ -265,7 +256,7 @@ def test_quarantined_by_the_rules_then_released_reaches_the_archive(
         assert _qa("quarantine", "reject", first, "--data", str(data)).exit_code == 0
         result = _qa("quarantine", "release", *rest, "--data", str(data))
         assert result.exit_code == 0, result.output
-        assert _wait_for(lambda: archive.index.sop_instance_uids() == set(rest), 15)
+        assert wait_for(lambda: archive.index.sop_instance_uids() == set(rest), 15)
     finally:
         qa.stop(timeout=10)
     assert qa.ledger.counts()["forwarded"] == len(rest)
@@ -346,7 +337,7 @@ def test_kill_leaves_the_batch_on_the_wire_queued_and_a_reopened_node_sends_it(
         assert {o.status for o in DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets)} == {0}
         assert got_first.wait(30)  # the forwarder is in the middle of its batch
         killer.start()
-        assert _wait_for(lambda: qa.killed, 5)
+        assert wait_for(lambda: qa.killed, 5)
         release.set()
         killer.join(30)
         assert not killer.is_alive()
@@ -433,7 +424,7 @@ def test_a_response_that_never_comes_ends_the_batch_and_it_is_sent_again(
     endpoint = qa.start()
     try:
         assert {o.status for o in DicomClient("CT1", node="CT1").store(endpoint, small_study.datasets)} == {0}
-        assert _wait_for(lambda: qa.ledger.last_forward_error() is not None, 10)  # gave up after ~1 s
+        assert wait_for(lambda: qa.ledger.last_forward_error() is not None, 10)  # gave up after ~1 s
         release.set()
         assert qa.drain(timeout=30)  # the batch went again, on a new association
     finally:
