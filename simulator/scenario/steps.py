@@ -210,19 +210,39 @@ def run_await(ctx: RunContext, args: AwaitArgs) -> str:
     deadline = time.monotonic() + args.timeout
     started = time.monotonic()
     held: set[str] = set()
+    refused: dict[str, str] = {}
     while True:
         held = holder() & wanted
         if held == wanted:
             return f"{len(wanted)} instances in {args.in_} after {time.monotonic() - started:.2f}s"
-        if time.monotonic() >= deadline:
+        # What a QA node set aside because the PACS refused it will not arrive: no point waiting for it.
+        refused = _refused_at_qa(ctx, wanted - held) if args.in_ == PACS_NODE else {}
+        if time.monotonic() >= deadline or (refused and set(refused) == wanted - held):
             break
         time.sleep(0.05)
     missing = sorted(wanted - held)
+    if refused and set(refused) == set(missing):
+        reasons = sorted(set(refused.values()))
+        if all("no presentation context" in reason for reason in reasons):
+            # The PACS's configuration does not take this SOP class (or syntax): it does not support it.
+            raise NotSupported(f"{ctx.department.pacs.name} refused {len(missing)} instance(s): {reasons[0]}")
+        raise ConformanceFailure([f"{len(missing)} of {len(wanted)} instances refused by {args.in_}: {reasons[0]}"])
     queued = sum(qa.spool.count("PACS") for qa in ctx.department.qa_nodes.values())
     raise ConformanceFailure([
         f"{len(missing)} of {len(wanted)} instances not in {args.in_} after {args.timeout:.0f}s "
         f"(first missing: {missing[0]}; still queued at QA: {queued})"
     ])
+
+
+def _refused_at_qa(ctx: RunContext, uids: set[str]) -> dict[str, str]:
+    """The instances of ``uids`` a QA node parked because the PACS refused them, with the reason."""
+    refused: dict[str, str] = {}
+    for qa in ctx.department.qa_nodes.values():
+        for uid in uids:
+            entry = qa.ledger.get(uid)
+            if entry is not None and str(entry.state) == "failed":
+                refused[uid] = entry.reason
+    return refused
 
 
 def _holdings(ctx: RunContext, name: str, study_uid: str) -> Callable[[], set[str]]:
