@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from simulator.config import BACKENDS, DepartmentConfig, default_department, load_department
+from simulator.conformance.deviations import DeviationBook, deviation_book
 from simulator.department import Department
 from simulator.errors import ConfigError, HarnessError
 from simulator.nodes.modality import Modality
@@ -24,6 +25,7 @@ from simulator.scenario import Outcome, ScenarioResult, load_scenario, run_scena
 from simulator.scenario.model import Scenario
 
 _DEPARTMENT = pytest.StashKey[Department]()
+_DEVIATIONS = pytest.StashKey[DeviationBook]()
 _DEPARTMENT_ERROR = pytest.StashKey[HarnessError]()
 
 _OPTIONS = (
@@ -47,6 +49,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ini = "radsim_" + name.replace("-", "_")
         group.addoption(f"--{name}", dest=ini, default=None, help=help_text)
         parser.addini(ini, help_text, default=None)
+    help_text = "known-deviations YAML file to use besides the shipped one (repeatable)"
+    group.addoption("--deviations", dest="radsim_deviations", action="append", default=None, help=help_text)
+    parser.addini("radsim_deviations", help_text, type="paths", default=[])
+
+
+def _deviations(config: pytest.Config) -> DeviationBook:
+    if _DEVIATIONS not in config.stash:
+        given = config.getoption("radsim_deviations") or config.getini("radsim_deviations") or []
+        config.stash[_DEVIATIONS] = deviation_book([Path(str(p)) for p in given])
+    return config.stash[_DEVIATIONS]
 
 
 def _setting(config: pytest.Config, name: str) -> str | None:
@@ -162,7 +174,7 @@ class ScenarioItem(pytest.Item):
         assert self.scenario is not None
         dept = _shared_department(self.config)
         dept.reset()
-        result = run_scenario(self.scenario, dept)
+        result = run_scenario(self.scenario, dept, _deviations(self.config))
         self.user_properties.append(("outcome", result.outcome.value))
         if result.outcome is Outcome.NOT_SUPPORTED:
             pytest.skip(f"not supported by {dept.pacs.name}: {result.reason}")

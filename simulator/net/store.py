@@ -113,11 +113,20 @@ def _syntax_of(header: Dataset) -> str:
     return str(getattr(meta, "TransferSyntaxUID", "") or "")
 
 
+def accepted_syntaxes(assoc: Any, sop_class: str) -> list[str]:
+    """The transfer syntaxes the peer accepted for ``sop_class`` on ``assoc``, one per accepted context."""
+    return [str(cx.transfer_syntax[0]) for cx in assoc.accepted_contexts
+            if str(cx.abstract_syntax) == sop_class and cx.as_scu is not False]
+
+
+def _names(syntaxes: Sequence[str]) -> str:
+    return ", ".join(UID(ts).name or ts for ts in dict.fromkeys(syntaxes))
+
+
 def choose(assoc: Any, sop_class: str, syntax: str) -> tuple[str, str]:
     """How to send an instance of ``sop_class`` stored in ``syntax`` on ``assoc``: ("send", syntax) as it is,
     ("transcode", target) to a native syntax the peer accepted for the class, or ("refuse", why)."""
-    accepted = [str(cx.transfer_syntax[0]) for cx in assoc.accepted_contexts
-                if str(cx.abstract_syntax) == sop_class and cx.as_scu is not False]
+    accepted = accepted_syntaxes(assoc, sop_class)
     if syntax in accepted:
         return "send", syntax
     for target in TARGETS:
@@ -125,8 +134,7 @@ def choose(assoc: Any, sop_class: str, syntax: str) -> tuple[str, str]:
             return "transcode", str(target)
     name = UID(sop_class).name or sop_class
     if accepted:
-        offered = ", ".join(UID(ts).name or ts for ts in dict.fromkeys(accepted))
-        return "refuse", f"the peer accepts {name} only in {offered}, which radsim cannot re-encode to"
+        return "refuse", f"the peer accepts {name} only in {_names(accepted)}, which radsim cannot re-encode to"
     reasons = sorted({CONTEXT_RESULTS.get(int(cx.result or 0), f"result {cx.result}")
                       for cx in assoc.rejected_contexts if str(cx.abstract_syntax) == sop_class})
     why = f" ({'; '.join(reasons)})" if reasons else ""
@@ -169,7 +177,9 @@ def _store_one(client: DicomClient, peer: Endpoint, assoc: Any, watch: Any, item
     note: str | None = None
     to_send: Dataset | Path = item
     if how == "transcode" and not allow_transcode:
-        how, value = "refuse", f"the peer does not accept {UID(syntax).name or syntax} and transcoding is off"
+        how, value = "refuse", (f"the peer accepts {UID(sop_class).name or sop_class} only in "
+                                f"{_names(accepted_syntaxes(assoc, sop_class))}, not in {UID(syntax).name or syntax}, "
+                                "and transcoding is off")
     if how == "transcode":
         try:
             to_send, record = transcode(item, value)

@@ -113,3 +113,19 @@ def test_a_list_of_uids_in_a_retrieve_fails_with_0xc000(ws: Workstation) -> None
                                                                                   "SOPInstanceUID": [first, second]}))
     assert info.value.status == 0xC000 and got.value.status == 0xC000
     assert (single.status, single.completed) == (0, 1)
+
+
+def test_jpeg_ls_is_not_accepted_so_senders_transcode() -> None:
+    """Not a deviation (an SCP chooses its syntaxes, PS3.5 10.1 asks only for Implicit VR Little Endian), but what
+    made the QA queue stall before radsim transcoded: PixelMed accepts CT in uncompressed syntaxes only."""
+    from simulator.synth.transfer import encode_study
+
+    study = build_ct_study(740, series=1, instances=1, rows=16, columns=16)
+    study.datasets = encode_study(study.datasets, "jpeg-ls-lossless")
+    with running_pacs("pixelmed") as pacs:
+        client = DicomClient("CT1", node="CT1")
+        (refused,) = client.store(pacs.endpoint, study.datasets, transcode=False)
+        (sent,) = client.store(pacs.endpoint, study.datasets)
+    accepted = refused.meaning.split(" only in ", 1)[1].split(", not in ", 1)[0]
+    assert refused.status is None and "JPEG-LS" not in accepted and "Explicit VR Little Endian" in accepted
+    assert sent.status == 0 and sent.transcoded is not None and sent.transcoded.startswith("JPEG-LS")
