@@ -145,7 +145,8 @@ def run(
     deviations: Annotated[list[Path] | None, typer.Option(
         "--deviations", help="A known-deviations YAML file to use besides the shipped one (repeatable).")] = None,
 ) -> None:
-    """Run scenarios against a department and print a results table; exit 0 only if all passed."""
+    """Run scenarios against a department and print a results table; exit 0 unless one failed or erred (passed,
+    not supported by the PACS, and known deviations of the PACS are not failures)."""
     from simulator.conformance.deviations import deviation_book
     from simulator.department import Department
     from simulator.report import build_report, print_results, write_report
