@@ -290,6 +290,8 @@ class DicomClient:
             for offset, outcome in enumerate(result.outcomes):
                 ordered[lane + offset * lanes] = outcome
         errors = [r.error for r in results if r.error is not None]
+        if errors and len(errors) == 1 and all(o is None for o in ordered):
+            raise errors[0]  # nothing was answered: the error itself says it all (PeerUnreachable, ...)
         if errors:
             interrupted = StoreInterrupted(ordered, errors)
             interrupted.lanes_established = sum(r.established for r in results)

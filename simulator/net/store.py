@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_file_meta_info
 from pydicom.uid import UID
 
@@ -145,19 +146,33 @@ def store_lane(client: DicomClient, peer: Endpoint, items: Sequence[Dataset | Pa
                allow_transcode: bool = True) -> Lane:
     """Send ``items`` over one association; never raises a network error (it is in ``Lane.error``)."""
     lane = Lane(outcomes=[None] * len(items))
-    headers = [header_of(item) for item in items]
+    headers: list[Dataset | None] = []
+    for index, item in enumerate(items):
+        try:
+            headers.append(header_of(item))
+        except (OSError, ValueError, AttributeError, InvalidDicomError) as exc:  # an unreadable file never is
+            headers.append(None)
+            meaning = f"not sent: cannot read {item}: {exc}"
+            client.record("C-STORE", peer, None, meaning, time.time(), detail={"refused": True})
+            lane.outcomes[index] = StoreOutcome("", None, meaning, None, 0.0, 0, permanent=True)
+    sendable = [h for h in headers if h is not None]
+    if not sendable:
+        return lane
     try:
-        contexts = storage_contexts_for(headers)
+        contexts = storage_contexts_for(sendable)
         with client.associate(peer, contexts, purpose="C-STORE") as (assoc, watch):
             lane.established = True
             for index, (item, header) in enumerate(zip(items, headers, strict=True)):
-                lane.outcomes[index] = _store_one(client, peer, assoc, watch, item, header, allow_transcode)
+                if header is not None:
+                    lane.outcomes[index] = _store_one(client, peer, assoc, watch, item, header, allow_transcode)
     except NoAcceptedContext as exc:
         if lane.established:
             lane.error = exc
         else:  # the A-ASSOCIATE-AC rejected every context: nothing of this lane can be sent now
             meaning = f"not sent: {exc}"
             for index, header in enumerate(headers):
+                if header is None:
+                    continue
                 uid = str(header.get("SOPInstanceUID", ""))
                 client.record("C-STORE", peer, None, meaning, time.time(),
                               detail={"sop_instance_uid": uid, "refused": True})

@@ -114,3 +114,14 @@ def test_an_instance_the_pacs_never_accepts_is_parked_and_the_rest_go_on(tmp_pat
             qa.forwarder.notify()
             assert wait_for(lambda: qa.ledger.counts()["forwarded"] == len(study) + len(mr), 20)
         assert archive.index.sop_instance_uids() == set(study.sop_instance_uids)
+
+
+def test_an_unreadable_file_in_the_queue_is_parked_not_fatal(tmp_path: Path, journal: Journal,
+                                                             archive: EmbeddedArchive, study: Study) -> None:
+    """A queued file that cannot be read (a disk fault) is set aside with the reason; the forwarder lives on."""
+    qa = QANode(tmp_path / "qa", journal=journal, forward_to=archive.endpoint)
+    broken = qa.spool.put("PACS", "1.2.3.4.5", b"not a DICOM file at all")
+    with listening(qa):
+        assert {o.status for o in DicomClient("CT1", node="CT1").store(qa.endpoint, study.datasets)} == {0}  # type: ignore[arg-type]
+        assert wait_for(lambda: len(archive.index.sop_instance_uids()) == len(study), 20), qa.forwarder.last_error
+        assert wait_for(lambda: not broken.path.exists() and qa.forwarder.parked == 1, 10)
