@@ -91,23 +91,30 @@ def test_c_move_from_the_archive_to_an_implicit_only_scp(tmp_path: Path, implici
     assert len(transcodes) == len(study) and all("decoded pixels equal" in t.meaning for t in transcodes)
 
 
-def test_getscu_of_a_jpeg_ls_study_gets_it_decompressed(tmp_path: Path, dcmtk_env: dict[str, str]) -> None:
-    """The requester (getscu, proposing uncompressed storage contexts) gets every instance, and its release
-    succeeds (it used to get 0xA702 and then fail to release)."""
+@pytest.mark.parametrize(("option", "arrives_in"), [("+x=", "1.2.840.10008.1.2.1"),
+                                                 ("+xi", str(ImplicitVRLittleEndian))])
+def test_getscu_of_a_jpeg_ls_study_gets_it_decompressed(tmp_path: Path, dcmtk_env: dict[str, str], option: str,
+                                                       arrives_in: str) -> None:
+    """The requester (getscu, offering uncompressed storage contexts, or with +xi Implicit VR Little Endian only)
+    gets every instance, and its release succeeds (it used to get 0xA702 and then fail to release)."""
     getscu = require_binary("getscu", "dcmtk")
     study = _compressed(802, "jpeg-ls-lossless")
     out = tmp_path / "got"
     out.mkdir()
-    with listening(EmbeddedArchive(tmp_path / "arc")) as archive:
+    journal = Journal()
+    with listening(EmbeddedArchive(tmp_path / "arc", journal=journal)) as archive:
         assert archive.endpoint is not None
         DicomClient("CT1", node="CT1").store(archive.endpoint, study.datasets)
-        result = subprocess.run([getscu, "-v", "-aec", archive.ae_title, "-S", "-k", "QueryRetrieveLevel=STUDY",
+        result = subprocess.run([getscu, "-v", option, "-aec", archive.ae_title, "-S", "-k", "QueryRetrieveLevel=STUDY",
                                  "-k", f"StudyInstanceUID={study.study_instance_uid}", "-od", str(out),
                                  "127.0.0.1", str(archive.endpoint.port)],
                                 capture_output=True, text=True, timeout=60, env=dcmtk_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Release Failed" not in result.stderr and "Number of Completed Suboperations : 2" in result.stderr
+    # getscu writes what it received as Explicit VR files either way: what travelled is in the archive's journal.
     _arrived_identical(out, study, syntax="1.2.840.10008.1.2.1")
+    transcodes = journal.select(node=archive.node, kind="TRANSCODE")
+    assert [t.detail["to"] for t in transcodes] == [arrives_in] * len(study)
 
 
 def test_the_qa_node_forwards_compressed_instances_to_an_implicit_only_pacs(tmp_path: Path,
