@@ -383,9 +383,11 @@ class DicomClient:
     def get(self, peer: Endpoint, identifier: Dataset, *, model: str = "study",
             sop_classes: Sequence[str] = COMMON_STORAGE_SOP_CLASSES,
             on_instance: Callable[[Dataset], int] | None = None,
-            cancel_after: int | None = None) -> RetrieveOutcome:
+            cancel_after: int | None = None, storage_syntaxes: Sequence[str] | None = None) -> RetrieveOutcome:
         """Retrieve the matches over this association; ``outcome.received`` holds what arrived.
 
+        ``storage_syntaxes`` are the transfer syntaxes offered for the C-STORE sub-operations (default: the native
+        and lossless compressed ones), e.g. Implicit VR Little Endian only, to play a strict requester.
         ``on_instance`` may answer each C-STORE sub-operation with a status (default success). ``cancel_after``
         sends C-CANCEL after that many pending responses (PS3.7 9.3.3.3): the result then has status 0xFE00 and
         the peer's sub-operation counts, and ``received`` holds what arrived before the peer stopped.
@@ -395,7 +397,7 @@ class DicomClient:
         contexts = [_context(sop_class)]
         roles = []
         for uid in sop_classes:
-            contexts.append(_context(uid, [*NATIVE_SYNTAXES, *_COMPRESSED_FOR_GET]))
+            contexts.append(_context(uid, list(storage_syntaxes or [*NATIVE_SYNTAXES, *_COMPRESSED_FOR_GET])))
             role = SCP_SCU_RoleSelectionNegotiation()
             role.sop_class_uid = uid
             role.scu_role = False
