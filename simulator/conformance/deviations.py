@@ -124,6 +124,15 @@ class DeviationBook:
                 if not d.intermittent and any(m.scenario == scenario for m in d.matches)]
 
 
+def markdown_table(deviations: Iterable[Deviation]) -> str:
+    """The rows of the README's table of known deviations (id, PACS, clause, summary's first sentence)."""
+    rows = []
+    for d in deviations:
+        first = " ".join(d.summary.split()).split(". ")[0].rstrip(".") + "."
+        rows.append(f"| `{d.id}` | {d.product} | {d.clause} | {first} |")
+    return "\n".join(rows)
+
+
 def load_deviation_file(path: Path) -> list[Deviation]:
     """One deviations file; errors name the file, line and field."""
     return list(load_model(path, DeviationFile).deviations)

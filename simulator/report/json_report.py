@@ -21,6 +21,7 @@ def build_report(results: Sequence[ScenarioResult], department: Department) -> d
         "radsim": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "pacs": department.pacs.describe(),
+        "pacs_identity": asdict(department.pacs.identity) if department.pacs.identity is not None else None,
         "department": department.config.model_dump(mode="json"),
         "results": [
             {**r.to_dict(), "journal": journal[r.journal_from:r.journal_to]} for r in results

@@ -43,6 +43,7 @@ def test_run_passes_the_echo_scenario_and_writes_a_report(tmp_path: Path) -> Non
     assert entry["outcome"] == "passed"
     assert any(row["kind"] == "C-ECHO" for row in entry["journal"])
     assert report["qa"]["QA"]["states"]["queued"] == 0  # the QA ledger is in the report (nothing stored here)
+    assert report["pacs_identity"]["implementation_version_name"] == "RADSIM_0_1"  # from the A-ASSOCIATE-AC
 
 
 def test_report_carries_the_qa_audit_trail(tmp_path: Path) -> None:
