@@ -86,6 +86,11 @@ COMMITMENT_FAILURE_REASONS: dict[int, str] = {
 }
 
 
+def is_out_of_resources(status: int | None) -> bool:
+    """Refused: Out of Resources (0xA7xx, PS3.4 B.2.3 and C.4): the SCP cannot take it now; worth another try."""
+    return status is not None and (status & 0xFF00) == 0xA700
+
+
 def describe_failure_reason(reason: int) -> str:
     """The meaning of a storage commitment Failure Reason (PS3.3 C.14.1.1)."""
     return COMMITMENT_FAILURE_REASONS.get(reason, f"Failure Reason 0x{reason:04X} (not defined in PS3.3 C.14.1.1)")

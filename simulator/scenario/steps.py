@@ -297,19 +297,27 @@ def run_expect(ctx: RunContext, args: ExpectArgs) -> str:
     if not checks:
         raise ConfigError("'expect' needs at least one 'path: value' pair")
     violations = []
+    unsupported: NotSupported | None = None  # reported only when nothing was wrong
     for path, expected in checks.items():
         want = substitute(expected, ctx.variables)
         try:
             got = evaluate(path, ctx.variables)
         except MissingAttribute as exc:
-            _optional_key_unsupported(ctx, path, exc.keyword)
-            raise
+            unsupported = unsupported or _optional_key_unsupported(ctx, path, exc.keyword)
+            if unsupported is None:
+                raise
+            continue
         if _empty(got) and not _empty(want):
-            _optional_key_unsupported(ctx, path, path.rsplit(".", 1)[-1])
+            found = _optional_key_unsupported(ctx, path, path.rsplit(".", 1)[-1])
+            if found is not None:
+                unsupported = unsupported or found
+                continue
         if not matches(got, want):
             violations.append(f"{path}: expected {want!r}, got {plain(got)!r}")
     if violations:
         raise ConformanceFailure(violations)
+    if unsupported is not None:
+        raise unsupported
     return f"{len(checks)} value(s) as expected"
 
 
@@ -317,13 +325,15 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | tuple) and len(value) == 0) or str(value) == ""
 
 
-def _optional_key_unsupported(ctx: RunContext, path: str, keyword: str) -> None:
-    """A C-FIND answer without a value for an optional return key: the PACS does not support that key, which
-    PS3.4 C.4.1.1.3.2 allows; the scenario cannot check it there ("not supported"), it is not a failure."""
+def _optional_key_unsupported(ctx: RunContext, path: str, keyword: str) -> NotSupported | None:
+    """For a C-FIND answer without a value for an optional return key: the PACS does not support that key, which
+    PS3.4 C.4.1.1.3.2 allows; the scenario cannot check it there ("not supported"), it is not a failure. None
+    when the key is required or the value did not come from a C-FIND."""
     root = ctx.variables.get(path.split(".", 1)[0].split("[", 1)[0])
     if isinstance(root, Answers) and is_optional_return_key(keyword, root.level):
-        raise NotSupported(f"{ctx.department.pacs.name} does not return the optional key {keyword} at "
-                           f"{root.level} level (PS3.4 C.6: an SCP may leave optional keys empty)")
+        return NotSupported(f"{ctx.department.pacs.name} does not return the optional key {keyword} at "
+                            f"{root.level} level (PS3.4 C.6: an SCP may leave optional keys empty)")
+    return None
 
 
 # -- move / get ------------------------------------------------------------------------------------------------

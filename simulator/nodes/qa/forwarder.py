@@ -27,6 +27,7 @@ from collections.abc import Callable
 from simulator.config import Endpoint
 from simulator.errors import NetworkError
 from simulator.net import DicomClient, StoreInterrupted, StoreOutcome
+from simulator.net.status import is_out_of_resources
 from simulator.nodes.qa.ledger import Ledger
 from simulator.nodes.qa.spool import Spool, SpooledInstance, file_facts
 from simulator.synth.uids import is_valid_uid
@@ -159,7 +160,8 @@ class Forwarder:
             unanswered = [_uid(item) for item, outcome in zip(batch, outcomes, strict=True) if outcome is None]
             if error is not None and self.ledger is not None and unanswered:
                 self.ledger.attempt_failed(unanswered, str(error), str(endpoint))
-            refused = next((o.meaning for o in outcomes if o is not None and not o.sent and not o.permanent), None)
+            refused = next((o.meaning for o in outcomes if o is not None and (
+                (not o.sent and not o.permanent) or (o.sent and is_out_of_resources(o.status)))), None)
             problem = str(error) if error is not None else refused
             self.last_error = problem
             if problem is not None and not progress:
@@ -172,15 +174,18 @@ class Forwarder:
             backoff = 0.5
 
     def _account(self, batch: list[SpooledInstance], outcomes: list[StoreOutcome | None], endpoint: Endpoint) -> bool:
-        """Record each instance's outcome as it is; True when the destination answered at least one.
+        """Record each instance's outcome as it is; True when at least one left the queue (done or parked).
 
-        Answered with success or warning: done, whatever happened to the rest of the batch. A failure status:
-        parked in ``failed/``. Not sent because the destination's configuration refuses its SOP class or syntax:
-        parked too, with the reason, so it never holds the queue. Not sent because the destination refused a
-        whole association (e.g. a second simultaneous one): stays queued, and after ``refusal_limit`` such
-        refusals in a row it is parked as well. No answer: stays queued for the next attempt.
+        Answered with success or warning: done, whatever happened to the rest of the batch. Refused: Out of
+        Resources (0xA7xx, PS3.4 B.2.3, which says "not now"): stays queued, parked after ``refusal_limit`` in a
+        row. Another failure status: parked in ``failed/``. Not sent because the destination's configuration
+        refuses its SOP class or syntax: parked too, with the reason, so it never holds the queue. Not sent
+        because the destination refused a whole association (e.g. a second simultaneous one): stays queued, and
+        after ``refusal_limit`` such refusals in a row it is parked as well. No answer: stays queued for the next
+        attempt.
         """
         done: list[tuple[str, int, str]] = []
+        parked_before = self.parked
         answered = sum(o is not None and o.sent for o in outcomes)
         refused_lanes = False
         for item, outcome in zip(batch, outcomes, strict=True):
@@ -194,13 +199,18 @@ class Forwarder:
                 self.forwarded += 1
                 done.append((uid, outcome.status, outcome.meaning))
                 continue
-            if not outcome.sent and not outcome.permanent:
-                refused_lanes = refused_lanes or answered > 0
+            transient_refusal = not outcome.sent and not outcome.permanent
+            out_of_resources = outcome.sent and is_out_of_resources(outcome.status)
+            if transient_refusal or out_of_resources:
+                refused_lanes = refused_lanes or (transient_refusal and answered > 0)
                 count = self._refusals.get(uid, 0) + 1
                 self._refusals[uid] = count
-                if count < self.refusal_limit or answered > 0:
+                if count < self.refusal_limit or (transient_refusal and answered > 0):
                     if self.ledger is not None:
-                        self.ledger.attempt_failed([uid], outcome.meaning, str(endpoint))
+                        what = outcome.meaning if transient_refusal else (
+                            f"{outcome.status_text} ({outcome.meaning})"
+                            + (f": {outcome.comment}" if outcome.comment else ""))
+                        self.ledger.attempt_failed([uid], what, str(endpoint))
                     continue
             reason = (f"{endpoint} answered {outcome.status_text} ({outcome.meaning})"
                       + (f": {outcome.comment}" if outcome.comment else "")) if outcome.sent else (
@@ -217,7 +227,7 @@ class Forwarder:
             self.lanes = max(1, self.lanes - 1)
             LOG.warning("%s refused a simultaneous store association; forwarding on %d from now on", endpoint,
                         self.lanes)
-        return answered > 0 or bool(done)
+        return bool(done) or self.parked > parked_before  # something left the queue
 
 
 def _uid(item: SpooledInstance) -> str:

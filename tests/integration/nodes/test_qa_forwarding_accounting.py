@@ -125,3 +125,45 @@ def test_an_unreadable_file_in_the_queue_is_parked_not_fatal(tmp_path: Path, jou
         assert {o.status for o in DicomClient("CT1", node="CT1").store(qa.endpoint, study.datasets)} == {0}  # type: ignore[arg-type]
         assert wait_for(lambda: len(archive.index.sop_instance_uids()) == len(study), 20), qa.forwarder.last_error
         assert wait_for(lambda: not broken.path.exists() and qa.forwarder.parked == 1, 10)
+
+
+class BusyPacs:
+    """Answers 0xA700 (Refused: Out of Resources) the first ``times`` C-STOREs of ``busy_uid``, then success."""
+
+    def __init__(self, journal: Journal, busy_uid: str, times: int) -> None:
+        self.busy_uid = busy_uid
+        self.left = times
+        self.stored: Counter[str] = Counter()
+        self.server = DicomServer("BUSY_PACS", node="PACS", journal=journal, store=self._on_store)
+
+    def _on_store(self, request: StoreRequest) -> StoreReply:
+        if request.sop_instance_uid == self.busy_uid and self.left > 0:
+            self.left -= 1
+            return StoreReply(0xA700, "busy")
+        self.stored[request.sop_instance_uid] += 1
+        return StoreReply(0x0000)
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        return self.server.start(host, port)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.stop(timeout)
+
+
+@pytest.mark.parametrize(("times", "parked"), [(2, False), (9, True)])
+def test_out_of_resources_is_retried_then_set_aside(tmp_path: Path, journal: Journal, study: Study, times: int,
+                                                   parked: bool) -> None:
+    """0xA7xx means "not now" (PS3.4 B.2.3): the instance stays queued and is sent again; after five such answers
+    in a row it is set aside like any refusal. The other instances go on meanwhile."""
+    busy = study.sop_instance_uids[3]
+    with listening(BusyPacs(journal, busy, times)) as pacs:
+        qa = QANode(tmp_path / "qa", journal=journal, forward_to=pacs.server.endpoint)
+        qa.forwarder.max_backoff_s = 0.5
+        with listening(qa):
+            assert {o.status for o in DicomClient("CT1", node="CT1").store(qa.endpoint, study.datasets)} == {0}  # type: ignore[arg-type]
+            final = "failed" if parked else "forwarded"
+            assert wait_for(lambda: str(getattr(qa.ledger.get(busy), "state", "")) == final, 30)
+            entry = qa.ledger.get(busy)
+    assert set(pacs.stored) == set(study.sop_instance_uids) - ({busy} if parked else set())
+    assert all(count == 1 for count in pacs.stored.values())
+    assert entry is not None and entry.attempts == (5 if parked else times + 1)

@@ -66,3 +66,9 @@ def test_a_generated_study_has_no_optional_excuse(ctx: RunContext) -> None:
 ])
 def test_optional_keys_follow_ps3_4_c6(keyword: str, level: str, optional: bool) -> None:
     assert is_optional_return_key(keyword, level) is optional
+
+
+def test_a_wrong_value_is_not_hidden_behind_an_unsupported_key(ctx: RunContext) -> None:
+    with pytest.raises(ConformanceFailure) as info:
+        _expect(ctx, **{"hits[0].StudyDate": "20000101", "hits[0].ModalitiesInStudy": "CT"})
+    assert "StudyDate" in str(info.value)
