@@ -106,3 +106,10 @@ def test_the_shipped_deviations_load_and_each_has_evidence() -> None:
     assert len(book.deviations) >= 6
     for deviation in book.deviations:
         assert deviation.clause.startswith("PS3.") and deviation.evidence and deviation.observed
+
+
+def test_the_readme_lists_every_shipped_deviation() -> None:
+    from simulator.conformance.deviations import markdown_table
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert markdown_table(deviation_book().deviations) in readme, "regenerate the README's deviations table"
