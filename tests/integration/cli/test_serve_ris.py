@@ -43,21 +43,29 @@ def stop(proc: subprocess.Popen[str], sig: int) -> tuple[str, str]:
 
 
 def read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 20.0) -> list[str]:
-    """Lines of stdout up to and including the first that contains ``marker``; fails on exit or timeout."""
+    """Lines of stdout up to and including the first that contains ``marker``; fails on exit or timeout.
+
+    Reads the pipe's file descriptor itself: a text stream's readline() may pull several lines into its own buffer,
+    and select() on the descriptor then waits for data that has already arrived."""
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    pending = b""
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
         while time.monotonic() < deadline:
             if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
                 break
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 pytest.fail(f"radsim exited ({proc.wait(timeout=10)}) before printing {marker!r}: {lines}")
-            lines.append(line.rstrip("\n"))
-            if marker in line:
-                return lines
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                lines.append(raw.decode("utf-8", "replace"))
+                if marker in lines[-1]:
+                    return lines
     pytest.fail(f"radsim did not print {marker!r} within {timeout:.0f}s: {lines}")
 
 
