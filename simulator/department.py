@@ -121,10 +121,17 @@ class Department:
 
     def reset(self) -> None:
         """Between scenarios: bring back nodes a scenario left stopped (the PACS first), wipe the PACS (where
-        supported), forget what workstations received, and empty the worklist."""
+        supported, and then the QA nodes forward again what they had forwarded before, if it is sent again), forget
+        what workstations received, empty the worklist and retire the RIS's MPPS instances (kept for the
+        report)."""
         for name in sorted(self._stopped_nodes, key=lambda n: n != PACS_NODE):
             self.start_node(name)
         self.pacs.wipe()
+        if Capability.WIPE in self.pacs.capabilities:
+            # What the QA nodes forwarded is gone from the PACS: sent again, it must be forwarded again.
+            for name, qa in self.qa_nodes.items():
+                if PACS_NODE in self.config.targets_of(name):
+                    qa.ledger.destination_wiped(str(self.pacs.endpoint))
         for ws in self.workstations.values():
             ws.clear()
         for name, qa in self.qa_nodes.items():
@@ -134,6 +141,7 @@ class Department:
         if self.ris is not None:
             for procedure in self.ris.procedures:
                 self.ris.unschedule(procedure)
+            self.ris.mpps.retire()  # the same order may be performed again with the same MPPS UID
         folder = self._pacs_worklist_dir()
         if folder is not None:
             for path in folder.glob("*.wl"):

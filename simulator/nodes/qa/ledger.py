@@ -8,7 +8,8 @@ States (``State``): ``queued`` (in ``queue/``, waiting for the destination), ``f
 answered success or warning), ``quarantined`` (in ``quarantine/``, waiting for an operator), ``rejected`` (refused
 by the rules, never acknowledged; or rejected by an operator, then kept in ``rejected/``), ``failed`` (refused by
 the destination, parked in ``failed/``), ``released`` (an operator released it; recorded in the trail, the row
-moves on to ``queued`` in the same transaction).
+moves on to ``queued`` in the same transaction), ``wiped`` (it was forwarded, then the destination was emptied:
+sent again, it is judged and forwarded as new).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class State(StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     RELEASED = "released"
+    WIPED = "wiped"  # was forwarded; the destination has been emptied since (a scenario reset)
 
 
 _SCHEMA = """
@@ -256,6 +258,17 @@ class Ledger:
                 db.execute("UPDATE instances SET attempts = attempts + 1, updated_at = ? WHERE sop_instance_uid = ?",
                            (at, uid))
                 self._audit(db, uid, "forward-attempt", {"destination": destination, "error": error}, at)
+
+    def destination_wiped(self, destination: str) -> int:
+        """The destination was emptied (between scenarios): what it acknowledged is no longer there, so a resend of
+        those instances must be forwarded again, not ignored as a duplicate. Returns how many rows changed."""
+        at = now()
+        with self._tx() as db:
+            uids = [row[0] for row in db.execute("SELECT sop_instance_uid FROM instances WHERE state = 'forwarded'")]
+            db.execute("UPDATE instances SET state = 'wiped', updated_at = ? WHERE state = 'forwarded'", (at,))
+            for uid in uids:
+                self._audit(db, uid, "destination-wiped", {"destination": destination}, at)
+        return len(uids)
 
     # -- operator decisions --------------------------------------------------------------------------------
 

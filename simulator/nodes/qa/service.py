@@ -7,7 +7,8 @@ which the restart reconciliation queues; never a row without its file.
 Decisions per C-STORE (the SOP Instance UID is the identity, the SHA-256 of the received data set the content):
 
 - UID known with the same digest → idempotent: answer 0x0000, do not queue again, audit ``duplicate-ignored``.
-  (A row rejected by the rules is not a duplicate: that instance was never acknowledged, so it is judged again.)
+  (A row rejected by the rules is not a duplicate: that instance was never acknowledged, so it is judged again;
+  nor is one forwarded to a destination that was emptied since, state ``wiped``.)
 - UID known with a different digest → the new copy is quarantined as a conflict and answered 0x0000: the sender
   did nothing wrong it could fix by resending, and refusing would make a modality retry forever; the operator
   decides (release → it is forwarded and replaces the PACS copy; reject → kept in ``rejected/``).
@@ -274,6 +275,8 @@ class QANode(ListeningNode):
     def _decide(self, request: StoreRequest, raw: bytes, digest: str, received: Mapping[str, Any]) -> StoreReply:
         uid = request.sop_instance_uid
         known = self.ledger.get(uid)
+        if known is not None and known.state is State.WIPED:
+            known = None  # the destination no longer has it: this is a new delivery
         if known is not None and (known.state is not State.REJECTED or known.operator_rejected):
             if known.digest in (digest, ""):
                 self.ledger.note(uid, "duplicate-ignored", {**received, "state": str(known.state)})

@@ -171,6 +171,7 @@ class MppsBook:
         self._lock = threading.Lock()
         self._instances: dict[str, _Instance] = {}
         self._messages: list[MppsMessage] = []
+        self._retired: list[MppsRecord] = []  # instances of earlier scenarios, kept for the report
 
     # -- the two operations --------------------------------------------------------------------------------
 
@@ -241,10 +242,25 @@ class MppsBook:
         """The instances whose Scheduled Step Attributes name ``accession_number``."""
         return [r for r in self.records() if any(s.accession_number == accession_number for s in r.steps)]
 
+    def retire(self) -> int:
+        """Forget every instance for what follows (between scenarios: the same order may be performed again with
+        the same MPPS SOP Instance UID), keeping them and their messages for :meth:`to_dict`. Returns how many."""
+        with self._lock:
+            retired = [self._snapshot(instance) for instance in self._instances.values()]
+            self._retired.extend(retired)
+            self._instances.clear()
+            self._messages = [m for m in self._messages if m.sop_instance_uid not in {r.sop_instance_uid
+                                                                                       for r in retired}]
+        return len(retired)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for a JSON report: every instance with its messages, and every message in order."""
-        return {"instances": [r.as_dict() for r in self.records()],
-                "messages": [m.as_dict() for m in self.messages()]}
+        """Plain data for a JSON report: every instance with its messages (retired ones first), and every message
+        in order."""
+        with self._lock:
+            retired = list(self._retired)
+        messages = sorted([m for r in retired for m in r.messages] + self.messages(), key=lambda m: m.at)
+        return {"instances": [r.as_dict() for r in [*retired, *self.records()]],
+                "messages": [m.as_dict() for m in messages]}
 
     def __len__(self) -> int:
         with self._lock:

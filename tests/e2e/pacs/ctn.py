@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -40,6 +41,9 @@ from tests.conftest import require, require_binary
 SCRIPTS = Path("/usr/share/ctn/mysql")
 READY_TIMEOUT_S = 30.0
 IMAGE_TABLES = ("PatientLevel", "StudyLevel", "SeriesLevel", "ImageLevel", "InstanceTable")
+FIS_TABLES = ("PatientTable", "StudyTable", "StudyCmpTable", "StudyCmpSeriesTable", "StudyCmpImageTable",
+              "ResultsTable", "InterpretationTable", "StorageCommitReq", "CommitSOPRef", "WorkQueue")
+SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes
 
 
 def _quote(text: str) -> str:
@@ -57,16 +61,19 @@ class CtnServer:
     process: subprocess.Popen[bytes]
 
     def sql(self, database: str, statements: str) -> None:
+        """Run ``statements`` in ``database`` as CTN's own user."""
         _mariadb(self.socket_path, statements, database=database, user="ctn")
 
     def wipe(self) -> None:
-        """Forget every stored study: empty the image index and the image folder (the server keeps running; each
-        association's process reads the database afresh)."""
+        """Forget every stored study: empty the image index, the FIS work tables and the image folder (the server
+        keeps running; each association's process reads the database afresh). AE registrations stay."""
         self.sql("CTNImages", " ".join(f"DELETE FROM {table};" for table in IMAGE_TABLES))
+        self.sql("CTNFis", " ".join(f"DELETE FROM {table};" for table in FIS_TABLES))
         for child in self.images.iterdir():
             shutil.rmtree(child) if child.is_dir() else child.unlink()
 
     def log(self) -> str:
+        """The end of archive_server's log and of mariadbd's error log."""
         parts = [(self.folder / name) for name in ("archive_server.log", "mysqld.err")]
         return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in parts if p.exists())
 
@@ -106,27 +113,39 @@ def _stop_group(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def running_ctn(folder: Path, *, ae_title: str, peers: Mapping[str, tuple[str, int]],
+def running_ctn(tmp_path: Path, *, ae_title: str, peers: Mapping[str, tuple[str, int]],
                 callers: Sequence[str]) -> Iterator[CtnServer]:
-    """CTN's archive_server as ``ae_title`` on a free port, knowing ``peers`` (AE title -> host, port: C-MOVE
-    destinations, which may also call it) and ``callers`` (AE titles allowed to store, query and retrieve);
-    stopped, with its database, on exit."""
+    """CTN's archive_server as ``ae_title`` on a free port, set up from scratch in ``tmp_path/ctn``, knowing
+    ``peers`` (AE title -> host, port: C-MOVE destinations, which may also call it) and ``callers`` (AE titles
+    allowed to store, query and retrieve; they are registered on 127.0.0.1). Ready once the first caller's C-ECHO
+    is answered; archive_server (with the processes it forked) and mariadbd are stopped on exit."""
     require_ctn()
-    folder.mkdir(parents=True, exist_ok=True)
-    sock = folder / "mysql.sock"  # a unix socket path must stay short: keep the folder short
-    if len(str(sock)) > 100:
-        pytest.fail(f"{sock} is too long for a unix socket")
+    folder = tmp_path / "ctn"
+    folder.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="ctn-") as short:
+        # A unix socket path must be short; pytest's tmp_path can be too long for one.
+        sock = folder / "mysql.sock"
+        if len(str(sock)) > SOCKET_PATH_MAX:
+            sock = Path(short) / "mysql.sock"
+        with _running(folder, sock, ae_title, peers, callers) as server:
+            yield server
+
+
+@contextmanager
+def _running(folder: Path, sock: Path, ae_title: str, peers: Mapping[str, tuple[str, int]],
+             callers: Sequence[str]) -> Iterator[CtnServer]:
     images = folder / "images"
     images.mkdir()
     data = folder / "mysql-data"
-    install = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+    as_root = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses to run as root without it
+    install = subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", *as_root,
                               "--auth-root-authentication-method=normal", "--skip-test-db"],
                              capture_output=True, text=True, timeout=120)
     if install.returncode != 0:
         pytest.fail(f"mariadb-install-db failed:\n{install.stdout}\n{install.stderr}")
     mysqld_log = (folder / "mysqld.out").open("wb")
     mysqld = subprocess.Popen(["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={sock}",
-                               f"--pid-file={folder / 'mysqld.pid'}", "--skip-networking", "--user=root",
+                               f"--pid-file={folder / 'mysqld.pid'}", "--skip-networking", *as_root,
                                f"--log-error={folder / 'mysqld.err'}", "--skip-name-resolve",
                                "--innodb-buffer-pool-size=32M", "--performance-schema=OFF", "--skip-log-bin",
                                # CTN's client asks for utf8mb4 and then sends a name's raw bytes: keep latin1 for
